@@ -1,0 +1,3 @@
+from shadowbot.cli import main
+
+raise SystemExit(main())

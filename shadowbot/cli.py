@@ -1,0 +1,165 @@
+"""The ``shadowbot`` command: it only parses arguments, builds what a command needs, runs it."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from shadowbot import __version__
+from shadowbot.backtest import Backtest
+from shadowbot.engine import Engine
+from shadowbot.errors import HistoryError, ShadowbotError
+from shadowbot.history import HistoryReader
+from shadowbot.report import (
+    Progress,
+    backtest_as_json,
+    backtest_as_text,
+    rules_as_json,
+    rules_as_text,
+)
+from shadowbot.resources import bundled_path
+from shadowbot.rules import Rule, load_rules
+from shadowbot.settings import ENVIRONMENT_HELP, Settings, load_settings
+
+log = logging.getLogger("shadowbot")
+
+
+def _environment_epilog() -> str:
+    width = max(map(len, ENVIRONMENT_HELP))
+    lines = [f"  {name:<{width}}  {text}" for name, text in ENVIRONMENT_HELP.items()]
+    return (
+        "settings (environment variables; a --config TOML file uses the same names in\n"
+        "lower case without the prefix):\n" + "\n".join(lines)
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shadowbot",
+        description="Judge automatic-merge rules in shadow mode. shadowbot never merges.",
+        epilog=_environment_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"shadowbot {__version__}")
+    parser.add_argument("--config", type=Path, metavar="FILE", help="a TOML settings file")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    rules = commands.add_parser("rules", help="list the rules with version and description")
+    rules.add_argument("--rules", type=Path, metavar="DIR", help="a directory of your own rules")
+    rules.add_argument("--format", choices=("table", "json"), default="table")
+
+    backtest = commands.add_parser("backtest", help="judge the rules on a recorded history")
+    backtest.add_argument("history", type=Path, help="a history file (.jsonl or .jsonl.gz)")
+    backtest.add_argument("--rules", type=Path, metavar="DIR", help="judge your own rules")
+    backtest.add_argument("--format", choices=("table", "json"), default="table")
+    backtest.add_argument("--strict", action="store_true", help="stop at the first malformed line")
+    backtest.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a progress bar (default: when stderr is a terminal)",
+    )
+
+    commands.add_parser("migrate", help="upgrade the database to the latest schema")
+    return parser
+
+
+def _load(settings: Settings, override: Path | None) -> list[Rule]:
+    return load_rules(override or settings.rules_dir or bundled_path("rules"))
+
+
+def _register(settings: Settings, rules: Sequence[Rule]) -> None:
+    """Record each rule version's source, refusing a changed rule under a known version."""
+    from shadowbot.storage import create_db_engine, migrate, register_rules
+
+    engine = create_db_engine(settings.database_url)
+    try:
+        migrate(engine)
+        register_rules(engine, rules)
+    finally:
+        engine.dispose()
+
+
+def run_rules(settings: Settings, args: argparse.Namespace) -> int:
+    rules = _load(settings, args.rules)
+    _register(settings, rules)
+    print(rules_as_json(rules) if args.format == "json" else rules_as_text(rules))
+    return 0
+
+
+def run_backtest(settings: Settings, args: argparse.Namespace) -> int:
+    rules = _load(settings, args.rules)
+    _register(settings, rules)
+
+    def report(error: HistoryError) -> None:
+        print(f"{args.history}: skipped {error}", file=sys.stderr)
+
+    reader = HistoryReader(args.history, strict=args.strict, on_error=report)
+    progress = Progress(enabled=args.progress)
+    started = time.monotonic()
+    with Engine(rules, settings.rule_timeout) as engine:
+        backtest = Backtest(
+            engine,
+            settings.backtest_policy(),
+            settings.thresholds_for,
+            mergers=settings.mergers,
+        )
+        for record in reader:
+            if not backtest.repository:
+                backtest.repository = str(reader.header["repository"])
+            backtest.add(record)
+            if backtest.records % 256 == 0:
+                progress.update(reader.fraction_read, backtest.records)
+    progress.finish()
+    elapsed = time.monotonic() - started
+    reports = backtest.summary()
+    if args.format == "json":
+        meta = {
+            "history": str(args.history),
+            "repository": reader.header.get("repository"),
+            "records": backtest.records,
+            "skipped_lines": reader.skipped,
+            "seconds": round(elapsed, 3),
+        }
+        print(backtest_as_json(reports, meta))
+    else:
+        print(backtest_as_text(reports))
+        print(
+            f"\n{backtest.records} pull requests backtested in {elapsed:.1f} s"
+            f"; {reader.skipped} malformed line(s) skipped."
+        )
+    return 0
+
+
+def run_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from shadowbot.storage import create_db_engine, migrate
+
+    engine = create_db_engine(settings.database_url)
+    try:
+        revision = migrate(engine)
+    finally:
+        engine.dispose()
+    print(f"database at revision {revision}")
+    return 0
+
+
+COMMANDS = {"rules": run_rules, "backtest": run_backtest, "migrate": run_migrate}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(config_file=args.config)
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        return COMMANDS[args.command](settings, args)
+    except ShadowbotError as exc:
+        print(f"shadowbot: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

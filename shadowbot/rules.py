@@ -1,0 +1,150 @@
+"""Rules: named, versioned, described pure functions ``snapshot -> Verdict``.
+
+A rule file in a rules directory defines exactly one module-level :class:`Rule`, either
+as checks::
+
+    rule = Rule.from_checks(
+        name="docs-only", version=1, description="...",
+        applies_when=[only_touches("doc/")],
+        requires=[approved_by_writers(1), checks_green()],
+    )
+
+or as a function::
+
+    @Rule.define(name="tiny", version=1, description="...")
+    def tiny(pr: Snapshot) -> Verdict: ...
+
+The file's bytes are its source: :func:`load_rules` hashes them, and the registry
+(:mod:`shadowbot.storage`) refuses a known version whose hash changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import re
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from shadowbot.checks import Check
+from shadowbot.errors import RuleLoadError
+from shadowbot.snapshot import Snapshot
+from shadowbot.verdict import CheckResult, Verdict
+
+_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}\Z")
+
+RuleFunction = Callable[[Snapshot], Verdict]
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    version: int
+    description: str
+    function: RuleFunction = field(repr=False, compare=False)
+    #: sha256 of the defining file, set by the loader.
+    source_hash: str = ""
+    source_path: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            raise RuleLoadError(
+                f"rule name {self.name!r} must be lowercase letters, digits and dashes"
+            )
+        if isinstance(self.version, bool) or not isinstance(self.version, int):
+            raise RuleLoadError(f"rule {self.name}: version must be an integer")
+        if self.version < 1:
+            raise RuleLoadError(f"rule {self.name}: version must be at least 1")
+        if not isinstance(self.description, str) or not self.description.strip():
+            raise RuleLoadError(f"rule {self.name}: a description is required")
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    def evaluate(self, pr: Snapshot) -> Verdict:
+        verdict = self.function(pr)
+        if not isinstance(verdict, Verdict):
+            raise TypeError(f"returned {type(verdict).__name__}, not a Verdict")
+        return verdict
+
+    @classmethod
+    def define(cls, *, name: str, version: int, description: str) -> Callable[[RuleFunction], Rule]:
+        def wrap(function: RuleFunction) -> Rule:
+            return cls(name, version, description, function)
+
+        return wrap
+
+    @classmethod
+    def from_checks(
+        cls,
+        *,
+        name: str,
+        version: int,
+        description: str,
+        applies_when: Iterable[Check] = (),
+        requires: Iterable[Check],
+    ) -> Rule:
+        """``skip`` unless every ``applies_when`` check passes; then ``merge`` if every
+        ``requires`` check passes, else ``hold``. The checklist shows them all."""
+        scope = tuple(applies_when)
+        required = tuple(requires)
+        if not required:
+            raise RuleLoadError(f"rule {name}: at least one required check is needed")
+
+        def function(pr: Snapshot) -> Verdict:
+            in_scope: list[CheckResult] = []
+            for check in scope:
+                result = check(pr)
+                if not result.passed:
+                    return Verdict.skip(f"{result.check}: {result.detail}", (result,))
+                in_scope.append(result)
+            return Verdict.from_checks((*in_scope, *(check(pr) for check in required)))
+
+        return cls(name, version, description, function)
+
+
+def load_rules(directory: Path) -> list[Rule]:
+    """Load every rule file in ``directory``, sorted by rule name (the evaluation order).
+
+    Files whose name starts with ``_`` are helpers and define no rule.
+    """
+    if not directory.is_dir():
+        raise RuleLoadError(f"rules directory {directory} does not exist")
+    rules: dict[str, Rule] = {}
+    for path in sorted(directory.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        rule = _load_file(path)
+        if rule.name in rules:
+            other = rules[rule.name].source_path
+            raise RuleLoadError(f"rule {rule.name} is defined twice: in {other} and {path}")
+        rules[rule.name] = rule
+    if not rules:
+        raise RuleLoadError(f"no rule files (*.py) in {directory}")
+    return [rules[name] for name in sorted(rules)]
+
+
+def _load_file(path: Path) -> Rule:
+    source = path.read_bytes()
+    digest = hashlib.sha256(source).hexdigest()
+    module_name = f"shadowbot_rule_{path.stem}_{digest[:12]}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise RuleLoadError(f"{path}: cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except RuleLoadError as exc:
+        raise RuleLoadError(f"{path}: {exc}") from exc
+    except Exception as exc:  # a broken rule file is the rule author's error, reported
+        raise RuleLoadError(f"{path}: {type(exc).__name__}: {exc}") from exc
+    finally:
+        sys.modules.pop(module_name, None)
+    found = [v for v in vars(module).values() if isinstance(v, Rule)]
+    if len(found) != 1:
+        raise RuleLoadError(f"{path}: defines {len(found)} rules; a rule file defines exactly one")
+    return replace(found[0], source_hash=digest, source_path=path)

@@ -1,0 +1,252 @@
+"""One frozen settings object, loaded once at start and passed in.
+
+Sources, later ones winning: built-in defaults, an optional TOML file (``--config``), then
+``SHADOWBOT_*`` environment variables. Nothing here runs at import time. Secrets are
+wrapped in :class:`Secret` so they never appear in a repr or a log line.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from shadowbot.errors import ConfigError
+from shadowbot.ledger import Thresholds
+from shadowbot.settlement import Policy
+
+ENV_PREFIX = "SHADOWBOT_"
+T = TypeVar("T")
+
+
+class Secret:
+    """A secret value that prints as ``'********'``."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///shadowbot.db"
+    #: A directory of the user's own rules; ``None`` means the bundled rules.
+    rules_dir: Path | None = None
+    #: Seconds a rule may run on one snapshot before it yields ``error``.
+    rule_timeout: float = 1.0
+    thresholds: Thresholds = Thresholds()
+    #: Per-rule threshold overrides, by rule name.
+    rule_thresholds: Mapping[str, Thresholds] = field(default_factory=dict)
+    grace_period: timedelta = timedelta(hours=24)
+    closed_unmerged: Literal["neutral", "loss"] = "neutral"
+    #: DESIGN.md's backtest counts a claim on a PR closed unmerged as a loss.
+    backtest_closed_unmerged: Literal["neutral", "loss"] = "loss"
+    #: Logins counted as mergers whatever their repository permission.
+    mergers: frozenset[str] = frozenset()
+    handle: str = "shadowbot"
+    app_id: int | None = None
+    private_key: Secret | None = None
+    webhook_secret: Secret | None = None
+    github_api_url: str = "https://api.github.com"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    log_level: str = "INFO"
+
+    def thresholds_for(self, rule_name: str) -> Thresholds:
+        return self.rule_thresholds.get(rule_name, self.thresholds)
+
+    def live_policy(self) -> Policy:
+        return Policy(grace_period=self.grace_period, closed_unmerged=self.closed_unmerged)
+
+    def backtest_policy(self) -> Policy:
+        return Policy(grace_period=self.grace_period, closed_unmerged=self.backtest_closed_unmerged)
+
+
+# -- parsing -------------------------------------------------------------------------
+
+
+def _positive_float(name: str, value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: expected a number of seconds, got {value!r}") from None
+    if not number > 0:
+        raise ConfigError(f"{name}: must be greater than 0, got {value!r}")
+    return number
+
+
+def _int(name: str, value: Any, minimum: int = 0) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{name}: expected a whole number, got {value!r}")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: expected a whole number, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{name}: must be at least {minimum}, got {number}")
+    return number
+
+
+def _choice(*allowed: str) -> Callable[[str, Any], str]:
+    def parse(name: str, value: Any) -> str:
+        if value not in allowed:
+            raise ConfigError(f"{name}: expected one of {', '.join(allowed)}, got {value!r}")
+        return str(value)
+
+    return parse
+
+
+def _text(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{name}: expected a non-empty text, got {value!r}")
+    return value.strip()
+
+
+def _logins(name: str, value: Any) -> frozenset[str]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ConfigError(f"{name}: expected a list of logins, got {value!r}")
+    return frozenset(_text(name, item) for item in items if str(item).strip())
+
+
+def _private_key(name: str, value: Any) -> Secret:
+    text = _text(name, value)
+    if "-----BEGIN" in text:
+        return Secret(text)
+    path = Path(text).expanduser()
+    try:
+        return Secret(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"{name}: not a PEM and not a readable key file: {exc}") from None
+
+
+_PARSERS: dict[str, Callable[[str, Any], Any]] = {
+    "database_url": _text,
+    "rules_dir": lambda n, v: Path(_text(n, v)).expanduser(),
+    "rule_timeout": _positive_float,
+    "grace_period": lambda n, v: timedelta(hours=_positive_float(n, v)),
+    "closed_unmerged": _choice("neutral", "loss"),
+    "backtest_closed_unmerged": _choice("neutral", "loss"),
+    "mergers": _logins,
+    "handle": lambda n, v: _text(n, v).lstrip("@"),
+    "app_id": lambda n, v: _int(n, v, minimum=1),
+    "private_key": _private_key,
+    "webhook_secret": lambda n, v: Secret(_text(n, v)),
+    "github_api_url": lambda n, v: _text(n, v).rstrip("/"),
+    "host": _text,
+    "port": lambda n, v: _int(n, v, minimum=1),
+    "log_level": _choice("DEBUG", "INFO", "WARNING", "ERROR"),
+}
+_THRESHOLD_KEYS = {f.name for f in fields(Thresholds)}
+
+#: Setting names as users type them: environment variable -> meaning. Shown by ``--help``.
+ENVIRONMENT_HELP: dict[str, str] = {
+    "SHADOWBOT_DATABASE_URL": "database URL (default sqlite:///shadowbot.db)",
+    "SHADOWBOT_RULES_DIR": "directory of your own rules (default: the bundled rules)",
+    "SHADOWBOT_RULE_TIMEOUT": "seconds a rule may run per pull request (default 1)",
+    "SHADOWBOT_MAX_LOSSES": "a rule with more losses than this is disabled (default 3)",
+    "SHADOWBOT_PROMOTE_WINS": "wins with no loss that promote a rule (default 100)",
+    "SHADOWBOT_RFC_READY_RULES": "promoted rules that make a policy proposal (default 5)",
+    "SHADOWBOT_GRACE_PERIOD": "hours after a merge during which a 👎 still counts (default 24)",
+    "SHADOWBOT_CLOSED_UNMERGED": "neutral or loss for a claim on a PR closed unmerged",
+    "SHADOWBOT_BACKTEST_CLOSED_UNMERGED": "the same, in backtests (default loss)",
+    "SHADOWBOT_MERGERS": "comma-separated logins that count as mergers",
+    "SHADOWBOT_HANDLE": "the handle the bot answers to (default shadowbot)",
+    "SHADOWBOT_APP_ID": "GitHub App id",
+    "SHADOWBOT_PRIVATE_KEY": "GitHub App private key: a PEM file path or the PEM itself",
+    "SHADOWBOT_WEBHOOK_SECRET": "webhook secret",
+    "SHADOWBOT_GITHUB_API_URL": "GitHub API base URL (GitHub Enterprise Server too)",
+    "SHADOWBOT_HOST": "address to listen on (default 127.0.0.1)",
+    "SHADOWBOT_PORT": "port to listen on (default 8080)",
+    "SHADOWBOT_LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR",
+}
+
+
+def _named(prefix: str) -> Callable[[str], str]:
+    """How a setting is named in an error message: its source, then its key."""
+    return lambda key: prefix + key
+
+
+def _thresholds(
+    base: Thresholds, values: Mapping[str, Any], where: Callable[[str], str]
+) -> Thresholds:
+    changes = {}
+    for key, value in values.items():
+        if key not in _THRESHOLD_KEYS:
+            raise ConfigError(f"{where(key)}: unknown threshold")
+        changes[key] = _int(where(key), value, minimum=0 if key == "max_losses" else 1)
+    return replace(base, **changes)
+
+
+def _from_mapping(values: Mapping[str, Any], where: Callable[[str], str]) -> dict[str, Any]:
+    parsed: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in _PARSERS:
+            parsed[key] = _PARSERS[key](where(key), value)
+    return parsed
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, config_file: Path | None = None
+) -> Settings:
+    """Build the settings from a TOML file and the environment; raise ConfigError."""
+    environ = os.environ if environ is None else environ
+    file_values = _read_toml(config_file) if config_file else {}
+    unknown = set(file_values) - set(_PARSERS) - _THRESHOLD_KEYS - {"rules"}
+    if unknown:
+        raise ConfigError(f"{config_file}: unknown setting {sorted(unknown)[0]!r}")
+    values = _from_mapping(file_values, _named(f"{config_file}: "))
+    thresholds = _thresholds(
+        Thresholds(),
+        {k: v for k, v in file_values.items() if k in _THRESHOLD_KEYS},
+        _named(f"{config_file}: "),
+    )
+    env_values = {
+        key[len(ENV_PREFIX) :].lower(): value
+        for key, value in environ.items()
+        if key.startswith(ENV_PREFIX) and key in ENVIRONMENT_HELP
+    }
+    values.update(_from_mapping(env_values, lambda key: ENV_PREFIX + key.upper()))
+    thresholds = _thresholds(
+        thresholds,
+        {k: v for k, v in env_values.items() if k in _THRESHOLD_KEYS},
+        lambda key: ENV_PREFIX + key.upper(),
+    )
+    per_rule = file_values.get("rules", {})
+    if not isinstance(per_rule, dict):
+        raise ConfigError(f"{config_file}: [rules] must be a table of per-rule thresholds")
+    overrides = {}
+    for name, table in per_rule.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{config_file}: [rules.{name}] must be a table of thresholds")
+        overrides[name] = _thresholds(thresholds, table, _named(f"{config_file}: rules.{name}."))
+    return Settings(thresholds=thresholds, rule_thresholds=overrides, **values)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"--config: cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"--config: {path} is not valid TOML: {exc}") from None

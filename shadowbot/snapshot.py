@@ -1,0 +1,138 @@
+"""The immutable view of a pull request at one moment, the only input a rule ever sees.
+
+The same type is built from the GitHub API (live) and from a history record (backtest),
+so a rule cannot tell the two apart. Everything is a frozen dataclass of plain values;
+derived facts (approvals on the current head, outstanding change requests) are computed
+once per snapshot and cached, because every rule asks for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Literal
+
+UserType = Literal["User", "Bot", "Organization"]
+Permission = Literal["admin", "maintain", "write", "triage", "read", "none"]
+ReviewState = Literal["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED"]
+FileStatus = Literal["added", "removed", "modified", "renamed", "copied", "changed", "unchanged"]
+CIState = Literal["success", "failure", "pending", "neutral", "skipped", "cancelled", "error"]
+CISource = Literal["check_run", "status"]
+
+#: Permissions that make a user a merger (DESIGN.md, "Merger").
+WRITE_PERMISSIONS: frozenset[str] = frozenset({"write", "maintain", "admin"})
+#: CI states that do not block a merge.
+GREEN_STATES: frozenset[str] = frozenset({"success", "neutral", "skipped"})
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """A GitHub account as it appears on a pull request."""
+
+    login: str
+    type: UserType = "User"
+    #: GitHub's author_association (OWNER, MEMBER, COLLABORATOR, CONTRIBUTOR, NONE, ...).
+    association: str = "NONE"
+    #: The account's permission on the repository, when known.
+    permission: Permission = "none"
+
+    @property
+    def is_bot(self) -> bool:
+        return self.type == "Bot" or self.login.endswith("[bot]")
+
+    @property
+    def can_write(self) -> bool:
+        return self.permission in WRITE_PERMISSIONS
+
+
+@dataclass(frozen=True, slots=True)
+class FileChange:
+    path: str
+    status: FileStatus = "modified"
+    additions: int = 0
+    deletions: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    author: Actor
+    state: ReviewState
+    #: The head SHA the review was submitted on.
+    commit: str
+    submitted_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CIResult:
+    """One check run or commit status reported on a commit."""
+
+    name: str
+    source: CISource
+    state: CIState
+    commit: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A pull request at one moment. Rules read it; nobody writes it."""
+
+    repository: str
+    number: int
+    author: Actor
+    title: str
+    body: str
+    base: str
+    head_sha: str
+    draft: bool
+    labels: frozenset[str]
+    files: tuple[FileChange, ...]
+    #: Every review ever submitted, oldest first; rules usually want the derived views below.
+    reviews: tuple[Review, ...]
+    #: Check runs and statuses on ``head_sha`` only.
+    ci: tuple[CIResult, ...]
+    #: The code owners of each changed file, read from CODEOWNERS at the base.
+    code_owners: Mapping[str, tuple[str, ...]]
+    created_at: datetime
+    updated_at: datetime
+    state: Literal["open", "closed", "merged"] = "open"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def latest_reviews(self) -> Mapping[str, Review]:
+        """Each reviewer's latest review that carries a decision, as GitHub counts them.
+
+        Comments do not replace an earlier approval or change request; a dismissal does.
+        https://docs.github.com/en/pull-requests/collaborating-with-pull-requests/reviewing-changes-in-pull-requests/about-pull-request-reviews
+        """
+        latest: dict[str, Review] = {}
+        for review in self.reviews:
+            if review.state != "COMMENTED":
+                latest[review.author.login] = review
+        return latest
+
+    @cached_property
+    def approvers_on_head(self) -> tuple[Actor, ...]:
+        """Users whose standing review approves the current head (the author never counts)."""
+        return tuple(
+            r.author
+            for r in self.latest_reviews.values()
+            if r.state == "APPROVED"
+            and r.commit == self.head_sha
+            and r.author.login != self.author.login
+        )
+
+    @cached_property
+    def changes_requested_by(self) -> tuple[Actor, ...]:
+        """Users whose standing review requests changes, whatever commit it was on."""
+        return tuple(
+            r.author for r in self.latest_reviews.values() if r.state == "CHANGES_REQUESTED"
+        )
+
+    @cached_property
+    def changed_lines(self) -> int:
+        return sum(f.additions + f.deletions for f in self.files)
+
+    def owners_of(self, path: str) -> tuple[str, ...]:
+        return self.code_owners.get(path, ())

@@ -1,0 +1,83 @@
+from datetime import timedelta
+
+import pytest
+
+from shadowbot.errors import ConfigError
+from shadowbot.ledger import Thresholds
+from shadowbot.settings import Secret, load_settings
+
+
+def test_defaults_need_no_setting_at_all():
+    settings = load_settings({})
+    assert settings.database_url == "sqlite:///shadowbot.db"
+    assert settings.thresholds == Thresholds(max_losses=3, promote_wins=100, rfc_ready_rules=5)
+    assert settings.rule_timeout == 1.0
+    assert settings.grace_period == timedelta(hours=24)
+
+
+def test_environment_overrides_the_config_file(tmp_path):
+    config = tmp_path / "shadowbot.toml"
+    config.write_text(
+        'database_url = "sqlite:///from-file.db"\nmax_losses = 5\n'
+        "[rules.docs-only]\npromote_wins = 20\n"
+    )
+    settings = load_settings(
+        {"SHADOWBOT_DATABASE_URL": "sqlite:///from-env.db", "SHADOWBOT_PROMOTE_WINS": "50"},
+        config,
+    )
+    assert settings.database_url == "sqlite:///from-env.db"
+    assert settings.thresholds == Thresholds(max_losses=5, promote_wins=50)
+    assert settings.thresholds_for("docs-only") == Thresholds(max_losses=5, promote_wins=20)
+    assert settings.thresholds_for("other") == settings.thresholds
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"SHADOWBOT_RULE_TIMEOUT": "soon"}, "SHADOWBOT_RULE_TIMEOUT"),
+        ({"SHADOWBOT_RULE_TIMEOUT": "-1"}, "SHADOWBOT_RULE_TIMEOUT"),
+        ({"SHADOWBOT_MAX_LOSSES": "three"}, "SHADOWBOT_MAX_LOSSES"),
+        ({"SHADOWBOT_PORT": "0"}, "SHADOWBOT_PORT"),
+        ({"SHADOWBOT_CLOSED_UNMERGED": "maybe"}, "SHADOWBOT_CLOSED_UNMERGED"),
+        ({"SHADOWBOT_PRIVATE_KEY": "/no/such/key.pem"}, "SHADOWBOT_PRIVATE_KEY"),
+    ],
+)
+def test_a_wrong_setting_is_one_error_naming_it(environ, named):
+    with pytest.raises(ConfigError, match=named):
+        load_settings(environ)
+
+
+def test_config_file_errors_name_the_file_and_key(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text("rule_timout = 2\n")
+    with pytest.raises(ConfigError, match="unknown setting 'rule_timout'"):
+        load_settings({}, config)
+    config.write_text("[rules.x]\nmax_loses = 1\n")
+    with pytest.raises(ConfigError, match=r"rules\.x\.max_loses: unknown threshold"):
+        load_settings({}, config)
+    config.write_text("not toml =")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings({}, config)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_settings({}, tmp_path / "missing.toml")
+
+
+def test_secrets_never_show_in_a_repr(tmp_path):
+    pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEvery-secret\n-----END RSA PRIVATE KEY-----"
+    key_file = tmp_path / "key.pem"
+    key_file.write_text(pem)
+    settings = load_settings(
+        {"SHADOWBOT_WEBHOOK_SECRET": "hunter2", "SHADOWBOT_PRIVATE_KEY": str(key_file)}
+    )
+    text = repr(settings) + str(settings)
+    assert "hunter2" not in text and "MIIEvery-secret" not in text
+    assert settings.private_key == Secret(pem)
+    assert settings.webhook_secret is not None and settings.webhook_secret.reveal() == "hunter2"
+    # A PEM given directly in the environment works too.
+    assert load_settings({"SHADOWBOT_PRIVATE_KEY": pem}).private_key == Secret(pem)
+
+
+def test_settings_are_frozen():
+    settings = load_settings({})
+    with pytest.raises(AttributeError):
+        settings.port = 1  # type: ignore[misc]
