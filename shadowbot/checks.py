@@ -6,7 +6,10 @@ checklist line ``(check, passed, detail)``. A rule is then a list of checks, e.g
     requires=[not_draft(), approved_by_writers(2), checks_green()]
 
 Path patterns are globs as in CODEOWNERS: ``*`` matches within one path segment, ``**``
-across segments, ``?`` one character; a pattern ending in ``/`` matches everything below.
+across segments, ``?`` one character; a pattern ending in ``/`` matches everything below;
+a pattern with no ``/`` but a trailing one matches at any depth (``*.md``), any other is
+anchored at the repository root (a leading ``/`` is allowed).
+https://docs.github.com/en/repositories/managing-your-repositorys-settings-and-features/customizing-your-repository/about-code-owners#codeowners-syntax
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ def _names(actors: Iterable[Actor]) -> str:
 
 def compile_glob(pattern: str) -> re.Pattern[str]:
     """Translate a CODEOWNERS-style glob into an anchored regular expression."""
+    if "/" not in pattern.rstrip("/"):
+        pattern = "**/" + pattern
+    pattern = pattern.lstrip("/")
     if pattern.endswith("/"):
         pattern += "**"
     out = []
@@ -148,6 +154,13 @@ def author_is_bot() -> Check:
     return Check("author is a bot", test)
 
 
+def author_is_human() -> Check:
+    def test(pr: Snapshot) -> tuple[bool, str]:
+        return not pr.author.is_bot, f"{pr.author.login} ({pr.author.type})"
+
+    return Check("author is not a bot", test)
+
+
 def author_can_write() -> Check:
     def test(pr: Snapshot) -> tuple[bool, str]:
         ok = pr.author.can_write and not pr.author.is_bot
@@ -182,16 +195,22 @@ def approved_by_anyone(count: int = 1) -> Check:
 
 
 def approved_by_code_owners() -> Check:
-    """Every changed file has a code owner among the current head's approvers."""
+    """Every changed file has a code owner among the current head's approvers.
+
+    Owners are matched by login; a team (``@org/team``) matches nobody unless the snapshot
+    lists its members, so a file owned only by teams is reported as such.
+    """
 
     def test(pr: Snapshot) -> tuple[bool, str]:
-        approvers = {a.login for a in pr.approvers_on_head}
+        approvers = {a.login for a in pr.approvers_on_head if not a.is_bot}
         if not pr.files:
             return False, "no changed files"
         for f in pr.files:
             owners = pr.owners_of(f.path)
             if not owners:
                 return False, f"{f.path} has no code owner"
+            if all("/" in owner for owner in owners):
+                return False, f"{f.path} is owned by teams only ({', '.join(owners)})"
             if approvers.isdisjoint(owners):
                 return False, f"{f.path}: no approval from {', '.join(owners)}"
         return True, f"approved by {', '.join(sorted(approvers))}"
@@ -214,16 +233,19 @@ def checks_green(*required: str) -> Check:
     """Every check and status on the head is green, none pending, and the required ones ran."""
 
     def test(pr: Snapshot) -> tuple[bool, str]:
-        if not pr.ci:
+        # The snapshot should hold the head's results only; results on other commits are
+        # ignored here too, so a stale green can never count.
+        on_head = [result for result in pr.ci if result.commit == pr.head_sha]
+        if not on_head:
             return False, f"no checks on {pr.head_sha[:7]}"
-        seen = {result.name for result in pr.ci}
+        seen = {result.name for result in on_head}
         missing = [name for name in required if name not in seen]
         if missing:
             return False, f"{', '.join(missing)} not reported"
-        for result in pr.ci:
+        for result in on_head:
             if result.state not in GREEN_STATES:
                 return False, f"{result.name}: {result.state}"
-        return True, f"{len(pr.ci)} check(s) green on {pr.head_sha[:7]}"
+        return True, f"{len(on_head)} check(s) green on {pr.head_sha[:7]}"
 
     return Check("all checks green", test)
 

@@ -14,8 +14,10 @@ or as a function::
     @Rule.define(name="tiny", version=1, description="...")
     def tiny(pr: Snapshot) -> Verdict: ...
 
-The file's bytes are its source: :func:`load_rules` hashes them, and the registry
-(:mod:`shadowbot.storage`) refuses a known version whose hash changed.
+The file's bytes, with those of the directory's helper files (``_*.py``, importable from
+rule files by their module name), are its source: :func:`load_rules` hashes them, and the
+registry (:mod:`shadowbot.storage`) refuses a known version whose hash changed. Editing a
+shared helper therefore asks for a version bump of every rule in the directory.
 """
 
 from __future__ import annotations
@@ -113,23 +115,37 @@ def load_rules(directory: Path) -> list[Rule]:
     """
     if not directory.is_dir():
         raise RuleLoadError(f"rules directory {directory} does not exist")
+    files = sorted(directory.glob("*.py"))
+    helpers = [path for path in files if path.name.startswith("_")]
+    shared = hashlib.sha256()
+    for helper in helpers:
+        shared.update(helper.name.encode() + b"\0" + helper.read_bytes())
     rules: dict[str, Rule] = {}
-    for path in sorted(directory.glob("*.py")):
-        if path.name.startswith("_"):
-            continue
-        rule = _load_file(path)
-        if rule.name in rules:
-            other = rules[rule.name].source_path
-            raise RuleLoadError(f"rule {rule.name} is defined twice: in {other} and {path}")
-        rules[rule.name] = rule
+    # Helpers are imported by plain module name, and dropped again afterwards so that
+    # another rules directory with a helper of the same name gets its own.
+    before = set(sys.modules)
+    sys.path.insert(0, str(directory))
+    try:
+        for path in files:
+            if path in helpers:
+                continue
+            rule = _load_file(path, shared.digest() if helpers else b"")
+            if rule.name in rules:
+                other = rules[rule.name].source_path
+                raise RuleLoadError(f"rule {rule.name} is defined twice: in {other} and {path}")
+            rules[rule.name] = rule
+    finally:
+        sys.path.remove(str(directory))
+        for name in set(sys.modules) - before:
+            if name.startswith("_"):
+                del sys.modules[name]
     if not rules:
         raise RuleLoadError(f"no rule files (*.py) in {directory}")
     return [rules[name] for name in sorted(rules)]
 
 
-def _load_file(path: Path) -> Rule:
-    source = path.read_bytes()
-    digest = hashlib.sha256(source).hexdigest()
+def _load_file(path: Path, shared: bytes) -> Rule:
+    digest = hashlib.sha256(path.read_bytes() + shared).hexdigest()
     module_name = f"shadowbot_rule_{path.stem}_{digest[:12]}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
