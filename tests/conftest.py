@@ -1,0 +1,50 @@
+"""Fixtures shared by the test modules."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# --- database_url: every database test runs on SQLite and, when configured, PostgreSQL ---
+
+POSTGRESQL_TEST_URL = "SHADOWBOT_TEST_DATABASE_URL"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database: a new SQLite file, or a new schema in the PostgreSQL
+    database named by ``SHADOWBOT_TEST_DATABASE_URL`` (those tests are skipped without it)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'shadowbot.db'}"
+        return
+    server = os.environ.get(POSTGRESQL_TEST_URL)
+    if not server:
+        pytest.skip(f"{POSTGRESQL_TEST_URL} is not set: PostgreSQL runs of this test skipped")
+    yield from _postgresql_schema(server)
+
+
+def _postgresql_schema(server: str) -> Iterator[str]:
+    """A fresh schema, first on the search path of the URL yielded, dropped afterwards: tests
+    (and engineers running them at once against one server) never see each other's tables."""
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy import make_url
+
+    url = make_url(server)
+    libpq = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"shadowbot_test_{uuid.uuid4().hex[:16]}"
+    schema = sql.Identifier(name)
+    with psycopg.connect(libpq, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE SCHEMA {}").format(schema))
+    options = f"{url.query.get('options', '')} -csearch_path={name}".strip()
+    try:
+        yield url.update_query_dict({"options": options}).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(libpq, autocommit=True) as connection:
+            # A connection a test left inside a transaction fails the drop, not hangs it.
+            connection.execute("SET lock_timeout = '10s'")
+            connection.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(schema))
