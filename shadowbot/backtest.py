@@ -41,6 +41,8 @@ class _RuleOnPR:
     claim: _Claim | None = None
     last: Decision | None = None
     last_sha: str = ""
+    errors: int = 0
+    first_error: str = ""
 
 
 @dataclass
@@ -117,6 +119,7 @@ class RuleResult:
     settlement: Settlement | None  # None: the rule never claimed
     missed: bool
     errors: int
+    first_error: str
 
 
 def counts_as_merger(actor: Actor, author: Actor, mergers: frozenset[str]) -> bool:
@@ -128,11 +131,10 @@ def counts_as_merger(actor: Actor, author: Actor, mergers: frozenset[str]) -> bo
 
 def replay(
     record: HistoryRecord, repository: str, engine: Engine, rules: Iterable[Rule]
-) -> tuple[dict[str, _RuleOnPR], dict[str, int]]:
-    """Replay one timeline; return each rule's claim and last verdict, and error counts."""
+) -> dict[str, _RuleOnPR]:
+    """Replay one timeline; return each rule's claim, last verdict and errors."""
     pr = _PRState(record, title=record.title, body=record.body)
     seen = {rule.name: _RuleOnPR() for rule in rules}
-    errors = dict.fromkeys(seen, 0)
     undecided = list(rules)
     for index, event in enumerate(record.events):
         pr.apply(event)
@@ -147,8 +149,9 @@ def replay(
                 on_pr.claim = _Claim(pr.head, event.at, index)
                 undecided.remove(rule)
             elif verdict.decision is Decision.ERROR:
-                errors[rule.name] += 1
-    return seen, errors
+                on_pr.errors += 1
+                on_pr.first_error = on_pr.first_error or verdict.reason
+    return seen
 
 
 def claim_facts(record: HistoryRecord, claim: _Claim, mergers: frozenset[str]) -> ClaimFacts:
@@ -194,7 +197,7 @@ def judge(
 ) -> list[RuleResult]:
     """Replay one record and settle every rule's claim on it."""
     rules = tuple(rules)
-    seen, errors = replay(record, repository, engine, rules)
+    seen = replay(record, repository, engine, rules)
     merge = next((e for e in record.events if e.type == "merged"), None)
     reverted = any(e.type == "reverted" for e in record.events)
     results = []
@@ -207,7 +210,7 @@ def judge(
             settlement = settle(facts, policy, _END_OF_TIME)
         elif merge is not None and not reverted:
             missed = on_pr.last is Decision.HOLD and on_pr.last_sha == merge.head
-        results.append(RuleResult(rule, settlement, missed, errors[rule.name]))
+        results.append(RuleResult(rule, settlement, missed, on_pr.errors, on_pr.first_error))
     return results
 
 
@@ -229,6 +232,11 @@ class RuleReport:
             "pending": record.pending,
             "missed": record.missed,
             "errors": record.errors,
+            "first_error": (
+                {"pr": record.first_error[0], "reason": record.first_error[1]}
+                if record.first_error
+                else None
+            ),
             "precision": record.precision,
             "state": record.state.value,
             "changes": [_change_dict(change) for change in record.changes],
@@ -269,6 +277,8 @@ class Backtest:
         for result in results:
             ledger = self.reports[result.rule.name].record
             ledger.errors += result.errors
+            if result.first_error and ledger.first_error is None:
+                ledger.first_error = (record.number, result.first_error)
             ledger.missed += result.missed
             if result.settlement is not None:
                 ledger.record(result.settlement, record.number)

@@ -99,6 +99,8 @@ def run_backtest(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{args.history}: skipped {error}", file=sys.stderr)
 
     reader = HistoryReader(args.history, strict=args.strict, on_error=report)
+    # Rule errors are summed up in the report; a warning per evaluation would drown it.
+    logging.getLogger("shadowbot.engine").setLevel(logging.ERROR)
     progress = Progress(enabled=args.progress)
     started = time.monotonic()
     with Engine(rules, settings.rule_timeout) as engine:
@@ -157,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+        # Alembic narrates every migration step at INFO; only its problems matter here.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
         return COMMANDS[args.command](settings, args)
     except ShadowbotError as exc:
         print(f"shadowbot: error: {exc}", file=sys.stderr)

@@ -61,6 +61,8 @@ class RuleRecord:
     pending: int = 0
     missed: int = 0
     errors: int = 0
+    #: The PR and reason of the first ``error`` verdict, to show the rule's author.
+    first_error: tuple[int, str] | None = None
     changes: list[StateChange] = field(default_factory=list)
 
     @property

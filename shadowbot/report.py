@@ -92,9 +92,15 @@ def backtest_as_text(reports: Sequence[RuleReport]) -> str:
         ).rstrip()
         for row in rows
     ]
-    changes = [describe_change(r.rule.name, c) for r in reports for c in r.record.changes]
-    if changes:
-        lines += ["", *changes]
+    notes = [describe_change(r.rule.name, c) for r in reports for c in r.record.changes]
+    notes += [
+        f"{r.rule.name}: {r.record.errors} error(s), the first on PR #{pr}: {reason}"
+        for r in reports
+        if r.record.first_error
+        for pr, reason in [r.record.first_error]
+    ]
+    if notes:
+        lines += ["", *notes]
     return "\n".join(lines)
 
 

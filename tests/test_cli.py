@@ -163,3 +163,17 @@ def test_thresholds_come_from_the_settings(tmp_path, capsys, monkeypatch):
 def test_migrate_reports_the_revision(capsys):
     code, out, _ = run(capsys, "migrate")
     assert code == 0 and out.startswith("database at revision ")
+
+
+def test_backtest_names_a_failing_rules_first_error(tmp_path, capsys):
+    mine = tmp_path / "my-rules"
+    mine.mkdir()
+    (mine / "broken.py").write_text(
+        "from shadowbot.rules import Rule\n\n"
+        '@Rule.define(name="broken", version=1, description="d")\n'
+        "def broken(pr):\n"
+        "    return pr.no_such_field\n"
+    )
+    code, out, err = run(capsys, "backtest", str(history(tmp_path)), "--rules", str(mine))
+    assert code == 0 and err == ""
+    assert "broken: 13 error(s), the first on PR #1: AttributeError:" in out
