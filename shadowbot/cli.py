@@ -116,7 +116,7 @@ def run_backtest(settings: Settings, args: argparse.Namespace) -> int:
             backtest.add(record)
             if backtest.records % 256 == 0:
                 progress.update(reader.fraction_read, backtest.records)
-    progress.finish()
+    progress.finish(backtest.records)
     elapsed = time.monotonic() - started
     reports = backtest.summary()
     if args.format == "json":

@@ -111,24 +111,27 @@ def backtest_as_json(reports: Sequence[RuleReport], meta: dict[str, Any]) -> str
 class Progress:
     """A one-line progress bar on a terminal; silent elsewhere."""
 
-    def __init__(self, stream: IO[str] = sys.stderr, enabled: bool | None = None) -> None:
-        self.stream = stream
-        self.enabled = stream.isatty() if enabled is None else enabled
+    def __init__(self, stream: IO[str] | None = None, enabled: bool | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
         self.started = time.monotonic()
         self._last = 0.0
 
     def update(self, fraction: float, done: int) -> None:
         now = time.monotonic()
-        if not self.enabled or now - self._last < 0.2:
-            return
-        self._last = now
+        if self.enabled and now - self._last >= 0.2:
+            self._last = now
+            self._draw(fraction, done, now)
+
+    def finish(self, done: int) -> None:
+        if self.enabled:
+            self._draw(1.0, done, time.monotonic())
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def _draw(self, fraction: float, done: int, now: float) -> None:
         filled = int(fraction * 30)
         bar = "#" * filled + "-" * (30 - filled)
         elapsed = now - self.started
         self.stream.write(f"\r[{bar}] {fraction:4.0%}  {done} PRs  {elapsed:5.1f} s")
         self.stream.flush()
-
-    def finish(self) -> None:
-        if self.enabled:
-            self.stream.write("\r" + " " * 70 + "\r")
-            self.stream.flush()

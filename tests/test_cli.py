@@ -177,3 +177,11 @@ def test_backtest_names_a_failing_rules_first_error(tmp_path, capsys):
     code, out, err = run(capsys, "backtest", str(history(tmp_path)), "--rules", str(mine))
     assert code == 0 and err == ""
     assert "broken: 13 error(s), the first on PR #1: AttributeError:" in out
+
+
+def test_backtest_can_show_a_progress_bar(tmp_path, capsys):
+    code, out, err = run(capsys, "backtest", str(history(tmp_path)), "--progress")
+    assert code == 0 and "6 pull requests backtested" in out
+    # The bar is redrawn in place on stderr, never mixed into the report on stdout.
+    assert "[" not in out
+    assert err.startswith("\r[##############################] 100%  6 PRs")
