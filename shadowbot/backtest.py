@@ -11,7 +11,8 @@ later time is a loss (DESIGN.md, "Backtest").
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -129,28 +130,36 @@ def counts_as_merger(actor: Actor, author: Actor, mergers: frozenset[str]) -> bo
     return actor.permission in WRITE_PERMISSIONS or actor.login in mergers
 
 
+def snapshots(record: HistoryRecord, repository: str) -> Iterator[tuple[int, Snapshot]]:
+    """The PR's snapshot after each event that may change a verdict, with the event's
+    position in the timeline; nothing once the PR is merged or closed."""
+    pr = _PRState(record, title=record.title, body=record.body)
+    for index, event in enumerate(record.events):
+        pr.apply(event)
+        if event.type not in _NO_EVALUATION and pr.state == "open":
+            yield index, pr.snapshot(repository, event.at)
+
+
 def replay(
     record: HistoryRecord, repository: str, engine: Engine, rules: Iterable[Rule]
 ) -> dict[str, _RuleOnPR]:
     """Replay one timeline; return each rule's claim, last verdict and errors."""
-    pr = _PRState(record, title=record.title, body=record.body)
     seen = {rule.name: _RuleOnPR() for rule in rules}
     undecided = list(rules)
-    for index, event in enumerate(record.events):
-        pr.apply(event)
-        if event.type in _NO_EVALUATION or pr.state != "open" or not undecided:
-            continue
-        snapshot = pr.snapshot(repository, event.at)
+    thread = threading.get_ident()
+    for index, snapshot in snapshots(record, repository):
         for rule in tuple(undecided):
-            verdict = engine.evaluate_rule(rule, snapshot)
+            verdict = engine.evaluate_rule(rule, snapshot, explain=False, thread=thread)
             on_pr = seen[rule.name]
-            on_pr.last, on_pr.last_sha = verdict.decision, pr.head
+            on_pr.last, on_pr.last_sha = verdict.decision, snapshot.head_sha
             if verdict.decision is Decision.MERGE:
-                on_pr.claim = _Claim(pr.head, event.at, index)
+                on_pr.claim = _Claim(snapshot.head_sha, snapshot.updated_at, index)
                 undecided.remove(rule)
             elif verdict.decision is Decision.ERROR:
                 on_pr.errors += 1
                 on_pr.first_error = on_pr.first_error or verdict.reason
+        if not undecided:
+            break
     return seen
 
 

@@ -21,19 +21,29 @@ from dataclasses import dataclass
 from shadowbot.snapshot import GREEN_STATES, Actor, Snapshot
 from shadowbot.verdict import CheckResult
 
-Test = Callable[[Snapshot], tuple[bool, str]]
+Passes = Callable[[Snapshot], bool]
+Explain = Callable[[Snapshot], str]
+
+
+def _no_detail(pr: Snapshot) -> str:
+    return ""
 
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    """A named test of a snapshot."""
+    """A named test of a snapshot.
+
+    ``passes`` decides; ``explain`` says why, for the checklist a person reads. They are
+    apart because deciding is the hot path (a backtest decides millions of times and shows
+    no checklist), while an explanation is only built for a verdict that is shown.
+    """
 
     label: str
-    test: Test
+    passes: Passes
+    explain: Explain = _no_detail
 
     def __call__(self, pr: Snapshot) -> CheckResult:
-        passed, detail = self.test(pr)
-        return CheckResult(self.label, passed, detail)
+        return CheckResult(self.label, self.passes(pr), self.explain(pr))
 
 
 def _names(actors: Iterable[Actor]) -> str:
@@ -80,93 +90,111 @@ def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
 
 def only_touches(*patterns: str) -> Check:
     matches = _matcher(patterns)
+    where = ", ".join(patterns)
 
-    def test(pr: Snapshot) -> tuple[bool, str]:
+    def passes(pr: Snapshot) -> bool:
+        return bool(pr.files) and all(matches(f.path) for f in pr.files)
+
+    def explain(pr: Snapshot) -> str:
         if not pr.files:
-            return False, "no changed files"
+            return "no changed files"
         outside = [f.path for f in pr.files if not matches(f.path)]
         if outside:
             more = f" and {len(outside) - 1} more" if len(outside) > 1 else ""
-            return False, f"{outside[0]}{more} outside {', '.join(patterns)}"
-        return True, f"{len(pr.files)} file(s) within {', '.join(patterns)}"
+            return f"{outside[0]}{more} outside {where}"
+        return f"{len(pr.files)} file(s) within {where}"
 
-    return Check(f"only touches {', '.join(patterns)}", test)
+    return Check(f"only touches {where}", passes, explain)
 
 
 def touches_any(*patterns: str) -> Check:
     matches = _matcher(patterns)
+    where = ", ".join(patterns)
 
-    def test(pr: Snapshot) -> tuple[bool, str]:
-        hits = [f.path for f in pr.files if matches(f.path)]
-        return bool(hits), hits[0] if hits else f"nothing under {', '.join(patterns)}"
+    def passes(pr: Snapshot) -> bool:
+        return any(matches(f.path) for f in pr.files)
 
-    return Check(f"touches {', '.join(patterns)}", test)
+    def explain(pr: Snapshot) -> str:
+        return next((f.path for f in pr.files if matches(f.path)), f"nothing under {where}")
+
+    return Check(f"touches {where}", passes, explain)
 
 
 def confined_to_one(directory_pattern: str) -> Check:
     """Every changed file lies below one directory matching the pattern (e.g. a package)."""
     prefix = re.compile(compile_glob(directory_pattern).pattern.removesuffix(r"\Z") + "/")
 
-    def test(pr: Snapshot) -> tuple[bool, str]:
-        dirs = set()
+    def directories(pr: Snapshot) -> set[str] | str:
+        """The matching directories touched, or the first path outside them."""
+        found = set()
         for f in pr.files:
             m = prefix.match(f.path)
             if m is None:
-                return False, f"{f.path} is not under {directory_pattern}"
-            dirs.add(m.group(0))
-        if len(dirs) != 1:
-            return False, f"{len(dirs)} directories touched" if dirs else "no changed files"
-        return True, dirs.pop().rstrip("/")
+                return f.path
+            found.add(m.group(0))
+        return found
 
-    return Check(f"confined to one {directory_pattern}", test)
+    def passes(pr: Snapshot) -> bool:
+        found = directories(pr)
+        return isinstance(found, set) and len(found) == 1
+
+    def explain(pr: Snapshot) -> str:
+        found = directories(pr)
+        if isinstance(found, str):
+            return f"{found} is not under {directory_pattern}"
+        if len(found) != 1:
+            return f"{len(found)} directories touched" if found else "no changed files"
+        return found.pop().rstrip("/")
+
+    return Check(f"confined to one {directory_pattern}", passes, explain)
 
 
 def max_changed_lines(limit: int) -> Check:
-    def test(pr: Snapshot) -> tuple[bool, str]:
-        return pr.changed_lines <= limit, f"{pr.changed_lines} line(s) changed"
-
-    return Check(f"at most {limit} changed lines", test)
+    return Check(
+        f"at most {limit} changed lines",
+        lambda pr: pr.changed_lines <= limit,
+        lambda pr: f"{pr.changed_lines} line(s) changed",
+    )
 
 
 def max_changed_files(limit: int) -> Check:
-    def test(pr: Snapshot) -> tuple[bool, str]:
-        return len(pr.files) <= limit, f"{len(pr.files)} file(s) changed"
-
-    return Check(f"at most {limit} changed files", test)
+    return Check(
+        f"at most {limit} changed files",
+        lambda pr: len(pr.files) <= limit,
+        lambda pr: f"{len(pr.files)} file(s) changed",
+    )
 
 
 # -- who wrote it --------------------------------------------------------------------
 
 
+def _author(pr: Snapshot) -> str:
+    return f"{pr.author.login} ({pr.author.type})"
+
+
 def author_in(*logins: str) -> Check:
     allowed = frozenset(logins)
-
-    def test(pr: Snapshot) -> tuple[bool, str]:
-        return pr.author.login in allowed, pr.author.login
-
-    return Check(f"author is one of {', '.join(sorted(allowed))}", test)
+    return Check(
+        f"author is one of {', '.join(sorted(allowed))}",
+        lambda pr: pr.author.login in allowed,
+        lambda pr: pr.author.login,
+    )
 
 
 def author_is_bot() -> Check:
-    def test(pr: Snapshot) -> tuple[bool, str]:
-        return pr.author.is_bot, f"{pr.author.login} ({pr.author.type})"
-
-    return Check("author is a bot", test)
+    return Check("author is a bot", lambda pr: pr.author.is_bot, _author)
 
 
 def author_is_human() -> Check:
-    def test(pr: Snapshot) -> tuple[bool, str]:
-        return not pr.author.is_bot, f"{pr.author.login} ({pr.author.type})"
-
-    return Check("author is not a bot", test)
+    return Check("author is not a bot", lambda pr: not pr.author.is_bot, _author)
 
 
 def author_can_write() -> Check:
-    def test(pr: Snapshot) -> tuple[bool, str]:
-        ok = pr.author.can_write and not pr.author.is_bot
-        return ok, f"{pr.author.login} has {pr.author.permission} permission"
-
-    return Check("author has write permission", test)
+    return Check(
+        "author has write permission",
+        lambda pr: pr.author.can_write and not pr.author.is_bot,
+        lambda pr: f"{pr.author.login} has {pr.author.permission} permission",
+    )
 
 
 # -- reviews -------------------------------------------------------------------------
@@ -176,22 +204,25 @@ def _writer_approvers(pr: Snapshot) -> list[Actor]:
     return [a for a in pr.approvers_on_head if a.can_write and not a.is_bot]
 
 
+def _approved_on_head(approvers: Callable[[Snapshot], Iterable[Actor]]) -> Explain:
+    return lambda pr: f"approved on {pr.head_sha[:7]} by {_names(approvers(pr))}"
+
+
 def approved_by_writers(count: int = 1) -> Check:
     """``count`` users with write permission approved the current head (not the author)."""
-
-    def test(pr: Snapshot) -> tuple[bool, str]:
-        approvers = _writer_approvers(pr)
-        return len(approvers) >= count, f"approved on {pr.head_sha[:7]} by {_names(approvers)}"
-
-    return Check(f"approved by {count} writer(s) on the current head", test)
+    return Check(
+        f"approved by {count} writer(s) on the current head",
+        lambda pr: len(_writer_approvers(pr)) >= count,
+        _approved_on_head(_writer_approvers),
+    )
 
 
 def approved_by_anyone(count: int = 1) -> Check:
-    def test(pr: Snapshot) -> tuple[bool, str]:
-        approvers = pr.approvers_on_head
-        return len(approvers) >= count, f"approved on {pr.head_sha[:7]} by {_names(approvers)}"
-
-    return Check(f"approved by {count} reviewer(s) on the current head", test)
+    return Check(
+        f"approved by {count} reviewer(s) on the current head",
+        lambda pr: len(pr.approvers_on_head) >= count,
+        _approved_on_head(lambda pr: pr.approvers_on_head),
+    )
 
 
 def approved_by_code_owners() -> Check:
@@ -201,29 +232,35 @@ def approved_by_code_owners() -> Check:
     lists its members, so a file owned only by teams is reported as such.
     """
 
-    def test(pr: Snapshot) -> tuple[bool, str]:
+    def first_problem(pr: Snapshot) -> str:
         approvers = {a.login for a in pr.approvers_on_head if not a.is_bot}
         if not pr.files:
-            return False, "no changed files"
+            return "no changed files"
         for f in pr.files:
             owners = pr.owners_of(f.path)
             if not owners:
-                return False, f"{f.path} has no code owner"
+                return f"{f.path} has no code owner"
             if all("/" in owner for owner in owners):
-                return False, f"{f.path} is owned by teams only ({', '.join(owners)})"
+                return f"{f.path} is owned by teams only ({', '.join(owners)})"
             if approvers.isdisjoint(owners):
-                return False, f"{f.path}: no approval from {', '.join(owners)}"
-        return True, f"approved by {', '.join(sorted(approvers))}"
+                return f"{f.path}: no approval from {', '.join(owners)}"
+        return ""
 
-    return Check("approved by a code owner of every file", test)
+    def explain(pr: Snapshot) -> str:
+        approvers = sorted(a.login for a in pr.approvers_on_head if not a.is_bot)
+        return first_problem(pr) or f"approved by {', '.join(approvers)}"
+
+    return Check(
+        "approved by a code owner of every file", lambda pr: not first_problem(pr), explain
+    )
 
 
 def no_changes_requested() -> Check:
-    def test(pr: Snapshot) -> tuple[bool, str]:
+    def explain(pr: Snapshot) -> str:
         blockers = pr.changes_requested_by
-        return not blockers, f"changes requested by {_names(blockers)}" if blockers else "none"
+        return f"changes requested by {_names(blockers)}" if blockers else "none"
 
-    return Check("no outstanding change request", test)
+    return Check("no outstanding change request", lambda pr: not pr.changes_requested_by, explain)
 
 
 # -- CI and state --------------------------------------------------------------------
@@ -232,60 +269,71 @@ def no_changes_requested() -> Check:
 def checks_green(*required: str) -> Check:
     """Every check and status on the head is green, none pending, and the required ones ran."""
 
-    def test(pr: Snapshot) -> tuple[bool, str]:
+    def first_problem(pr: Snapshot) -> str:
         # The snapshot should hold the head's results only; results on other commits are
         # ignored here too, so a stale green can never count.
         on_head = [result for result in pr.ci if result.commit == pr.head_sha]
         if not on_head:
-            return False, f"no checks on {pr.head_sha[:7]}"
+            return f"no checks on {pr.head_sha[:7]}"
         seen = {result.name for result in on_head}
         missing = [name for name in required if name not in seen]
         if missing:
-            return False, f"{', '.join(missing)} not reported"
+            return f"{', '.join(missing)} not reported"
         for result in on_head:
             if result.state not in GREEN_STATES:
-                return False, f"{result.name}: {result.state}"
-        return True, f"{len(on_head)} check(s) green on {pr.head_sha[:7]}"
+                return f"{result.name}: {result.state}"
+        return ""
 
-    return Check("all checks green", test)
+    def explain(pr: Snapshot) -> str:
+        on_head = sum(result.commit == pr.head_sha for result in pr.ci)
+        return first_problem(pr) or f"{on_head} check(s) green on {pr.head_sha[:7]}"
+
+    return Check("all checks green", lambda pr: not first_problem(pr), explain)
 
 
 def not_draft() -> Check:
-    def test(pr: Snapshot) -> tuple[bool, str]:
-        return not pr.draft, "draft" if pr.draft else "ready for review"
-
-    return Check("not a draft", test)
+    return Check(
+        "not a draft",
+        lambda pr: not pr.draft,
+        lambda pr: "draft" if pr.draft else "ready for review",
+    )
 
 
 def targets(*branches: str) -> Check:
     allowed = frozenset(branches)
-
-    def test(pr: Snapshot) -> tuple[bool, str]:
-        return pr.base in allowed, pr.base
-
-    return Check(f"targets {', '.join(sorted(allowed))}", test)
+    return Check(
+        f"targets {', '.join(sorted(allowed))}", lambda pr: pr.base in allowed, lambda pr: pr.base
+    )
 
 
 def has_labels(*labels: str) -> Check:
-    def test(pr: Snapshot) -> tuple[bool, str]:
+    def explain(pr: Snapshot) -> str:
         missing = [label for label in labels if label not in pr.labels]
-        return not missing, f"missing {', '.join(missing)}" if missing else "present"
+        return f"missing {', '.join(missing)}" if missing else "present"
 
-    return Check(f"labelled {', '.join(labels)}", test)
+    return Check(
+        f"labelled {', '.join(labels)}",
+        lambda pr: all(label in pr.labels for label in labels),
+        explain,
+    )
 
 
 def lacks_labels(*labels: str) -> Check:
-    def test(pr: Snapshot) -> tuple[bool, str]:
+    def explain(pr: Snapshot) -> str:
         present = [label for label in labels if label in pr.labels]
-        return not present, f"labelled {', '.join(present)}" if present else "none present"
+        return f"labelled {', '.join(present)}" if present else "none present"
 
-    return Check(f"not labelled {', '.join(labels)}", test)
+    return Check(
+        f"not labelled {', '.join(labels)}",
+        lambda pr: not any(label in pr.labels for label in labels),
+        explain,
+    )
 
 
 def title_matches(pattern: str, description: str = "") -> Check:
     compiled = re.compile(pattern)
-
-    def test(pr: Snapshot) -> tuple[bool, str]:
-        return compiled.search(pr.title) is not None, pr.title[:80]
-
-    return Check(description or f"title matches {pattern}", test)
+    return Check(
+        description or f"title matches {pattern}",
+        lambda pr: compiled.search(pr.title) is not None,
+        lambda pr: pr.title[:80],
+    )

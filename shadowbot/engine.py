@@ -86,15 +86,21 @@ class Engine:
         """Every rule's verdict on ``pr``, in rule-name order."""
         return [(rule, self.evaluate_rule(rule, pr)) for rule in rules or self.rules]
 
-    def evaluate_rule(self, rule: Rule, pr: Snapshot) -> Verdict:
+    def evaluate_rule(
+        self, rule: Rule, pr: Snapshot, explain: bool = True, thread: int = 0
+    ) -> Verdict:
+        """One rule's verdict, with its checklist unless ``explain`` is false (then only
+        the decision, and the reason of an error, are meaningful). ``thread`` is the
+        calling thread's ident, when the caller already knows it."""
         if self._thread is None:
             raise RuntimeError("Engine.start() was not called")
         self._token += 1
         token = self._token
         try:
-            self._running = (token, time.monotonic() + self.timeout, threading.get_ident())
+            deadline = time.monotonic() + self.timeout
+            self._running = (token, deadline, thread or threading.get_ident())
             try:
-                return rule.evaluate(pr)
+                return rule.evaluate(pr) if explain else rule.decide(pr)
             finally:
                 self._running = None
         except RuleTimeout:

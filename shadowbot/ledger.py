@@ -54,9 +54,12 @@ class RuleRecord:
     """Counts of one rule version's results, fed in settlement order."""
 
     thresholds: Thresholds
+    claims: int = 0
     wins: int = 0
     losses: int = 0
     neutral: int = 0
+    #: Claims on PRs closed unmerged, whichever result the policy gives them (DESIGN.md:
+    #: "shown as its own count"); with ``closed_unmerged = loss`` they are losses too.
     closed_unmerged: int = 0
     pending: int = 0
     missed: int = 0
@@ -64,10 +67,6 @@ class RuleRecord:
     #: The PR and reason of the first ``error`` verdict, to show the rule's author.
     first_error: tuple[int, str] | None = None
     changes: list[StateChange] = field(default_factory=list)
-
-    @property
-    def claims(self) -> int:
-        return self.wins + self.losses + self.neutral + self.closed_unmerged + self.pending
 
     @property
     def precision(self) -> float | None:
@@ -85,15 +84,16 @@ class RuleRecord:
         """Count one settled claim; return the change of state it caused, if any."""
         before = self.state
         result = settlement.result
+        self.claims += 1
+        if settlement.reason == "closed_unmerged":
+            self.closed_unmerged += 1
         if result is Result.WIN:
             self.wins += 1
         elif result is Result.LOSS:
             self.losses += 1
         elif result is Result.PENDING:
             self.pending += 1
-        elif settlement.reason == "closed_unmerged":
-            self.closed_unmerged += 1
-        else:
+        elif settlement.reason != "closed_unmerged":
             self.neutral += 1
         after = self.state
         if after is before:

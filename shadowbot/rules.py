@@ -33,11 +33,14 @@ from pathlib import Path
 from shadowbot.checks import Check
 from shadowbot.errors import RuleLoadError
 from shadowbot.snapshot import Snapshot
-from shadowbot.verdict import CheckResult, Verdict
+from shadowbot.verdict import CheckResult, Decision, Verdict
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}\Z")
 
 RuleFunction = Callable[[Snapshot], Verdict]
+
+# What :meth:`Rule.decide` answers for check-list rules: the decision alone, shared.
+_MERGE, _HOLD, _SKIP = Verdict(Decision.MERGE), Verdict(Decision.HOLD), Verdict(Decision.SKIP)
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,9 @@ class Rule:
     version: int
     description: str
     function: RuleFunction = field(repr=False, compare=False)
+    #: The same decision as ``function`` without building the checklist; ``None`` means
+    #: ``function`` itself is used.
+    decider: RuleFunction | None = field(default=None, repr=False, compare=False)
     #: sha256 of the defining file, set by the loader.
     source_hash: str = ""
     source_path: Path | None = None
@@ -67,10 +73,15 @@ class Rule:
         return f"{self.name}@{self.version}"
 
     def evaluate(self, pr: Snapshot) -> Verdict:
-        verdict = self.function(pr)
-        if not isinstance(verdict, Verdict):
-            raise TypeError(f"returned {type(verdict).__name__}, not a Verdict")
-        return verdict
+        """The verdict with its full checklist, as a person is shown it."""
+        return _checked(self.function(pr))
+
+    def decide(self, pr: Snapshot) -> Verdict:
+        """A verdict with the same decision as :meth:`evaluate`, its checklist possibly
+        left out: the backtest's fast path."""
+        if self.decider is not None:
+            return self.decider(pr)  # built by from_checks: always a Verdict
+        return _checked(self.function(pr))
 
     @classmethod
     def define(cls, *, name: str, version: int, description: str) -> Callable[[RuleFunction], Rule]:
@@ -105,7 +116,25 @@ class Rule:
                 in_scope.append(result)
             return Verdict.from_checks((*in_scope, *(check(pr) for check in required)))
 
-        return cls(name, version, description, function)
+        scope_tests = tuple(check.passes for check in scope)
+        required_tests = tuple(check.passes for check in required)
+
+        def decider(pr: Snapshot) -> Verdict:
+            for passes in scope_tests:
+                if not passes(pr):
+                    return _SKIP
+            for passes in required_tests:
+                if not passes(pr):
+                    return _HOLD
+            return _MERGE
+
+        return cls(name, version, description, function, decider)
+
+
+def _checked(verdict: object) -> Verdict:
+    if not isinstance(verdict, Verdict):
+        raise TypeError(f"returned {type(verdict).__name__}, not a Verdict")
+    return verdict
 
 
 def load_rules(directory: Path) -> list[Rule]:

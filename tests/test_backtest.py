@@ -122,7 +122,7 @@ def test_a_reverted_merge_is_a_loss(tmp_path):
 
 def test_closed_unmerged_after_a_claim_is_a_loss_in_backtests(tmp_path):
     result = run(tmp_path, record(1, opened(), review(10, OUTSIDER, "APPROVED", "a1"), closed(20)))
-    assert counts(result["loose"]) == {"claims": 1, "losses": 1}
+    assert counts(result["loose"]) == {"claims": 1, "losses": 1, "closed_unmerged": 1}
     assert counts(result["careful"]) == {}
 
 

@@ -67,7 +67,9 @@ def test_closed_unmerged_follows_the_policy_and_is_counted_apart(policy, result)
     assert (settled.result, settled.reason) == (result, "closed_unmerged")
     record = RuleRecord(Thresholds())
     record.record(settled, 7)
-    assert (record.closed_unmerged, record.neutral) == ((1, 0) if policy == "neutral" else (0, 0))
+    # Shown as its own count either way; a loss only under the "loss" policy.
+    assert (record.claims, record.closed_unmerged, record.neutral) == (1, 1, 0)
+    assert record.losses == (1 if policy == "loss" else 0)
 
 
 def test_an_endorsement_turns_an_otherwise_neutral_claim_into_a_win():

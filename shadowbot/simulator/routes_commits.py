@@ -1,0 +1,205 @@
+"""Commit-level endpoints (check runs, statuses), collaborator permission, file contents.
+
+https://docs.github.com/en/rest/checks/runs, https://docs.github.com/en/rest/commits/statuses,
+https://docs.github.com/en/rest/collaborators/collaborators,
+https://docs.github.com/en/rest/repos/contents
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any
+
+from aiohttp import web
+
+from shadowbot.simulator import activity, render, render_activity
+from shadowbot.simulator.backend import (
+    backend_of,
+    json_body,
+    number_param,
+    paged,
+    paged_object,
+    reply,
+    repo_of,
+)
+from shadowbot.simulator.errors import NotFound, ValidationFailed
+from shadowbot.simulator.models import CheckRun, Repo, Status
+from shadowbot.simulator.state import State, git_blob_sha
+
+routes = web.RouteTableDef()
+REPO = "/repos/{owner}/{repo}"
+_SHA = re.compile(r"[0-9a-f]{40}")
+# The legacy `permission` field folds maintain into write and triage into read.
+_LEGACY = {
+    "admin": "admin",
+    "maintain": "write",
+    "write": "write",
+    "triage": "read",
+    "read": "read",
+}
+_RANK = ["read", "triage", "write", "maintain", "admin"]
+
+
+def _sha_of(state: State, repo: Repo, ref: str) -> str:
+    if ref in repo.branches:
+        return repo.branches[ref]
+    if _SHA.fullmatch(ref):
+        return ref
+    raise ValidationFailed(f"No commit found for SHA: {ref}")
+
+
+@routes.get(REPO + "/commits/{ref}/check-runs")
+async def list_check_runs(request: web.Request) -> web.Response:
+    """Latest run per name by default (`filter=latest`), newest first."""
+    state, repo = backend_of(request).state, repo_of(request)
+    sha = _sha_of(state, repo, request.match_info["ref"])
+    runs = sorted((r for r in repo.check_runs if r.head_sha == sha), key=lambda r: -r.id)
+    if request.query.get("filter", "latest") == "latest":
+        latest: dict[str, CheckRun] = {}
+        for run in runs:
+            latest.setdefault(run.name, run)
+        runs = list(latest.values())
+    if "check_name" in request.query:
+        runs = [r for r in runs if r.name == request.query["check_name"]]
+    if "status" in request.query:
+        runs = [r for r in runs if r.status == request.query["status"]]
+    shape = render_activity.check_run
+    return paged_object(request, "check_runs", runs, lambda r: shape(state, repo, r))
+
+
+@routes.post(REPO + "/check-runs")
+async def create_check_run(request: web.Request) -> web.Response:
+    backend, repo, body = backend_of(request), repo_of(request), await json_body(request)
+    if not body.get("name") or not body.get("head_sha"):
+        raise ValidationFailed(resource="CheckRun", field="name", code="missing_field")
+    status = body.get("status", "queued")
+    run, events = activity.add_check_run(
+        backend.state,
+        repo,
+        str(body["head_sha"]),
+        str(body["name"]),
+        status=status,
+        conclusion=body.get("conclusion"),
+        app=backend.state.app_slug,
+    )
+    backend.emit(events)
+    return reply(render_activity.check_run(backend.state, repo, run), status=201)
+
+
+@routes.patch(REPO + "/check-runs/{check_run_id}")
+async def update_check_run(request: web.Request) -> web.Response:
+    backend, repo, body = backend_of(request), repo_of(request), await json_body(request)
+    run_id = number_param(request, "check_run_id")
+    if body.get("conclusion"):
+        backend.emit(activity.complete_check_run(backend.state, repo, run_id, body["conclusion"]))
+    run = next((r for r in repo.check_runs if r.id == run_id), None)
+    if run is None:
+        raise NotFound()
+    return reply(render_activity.check_run(backend.state, repo, run))
+
+
+def _newest_first(repo: Repo, sha: str) -> list[Status]:
+    return sorted((s for s in repo.statuses if s.sha == sha), key=lambda s: -s.id)
+
+
+@routes.get(REPO + "/commits/{ref}/status")
+async def combined_status(request: web.Request) -> web.Response:
+    """The latest status per context and their combined state: failure if any failed or
+    errored, pending if any is pending or there are none, success otherwise."""
+    state, repo = backend_of(request).state, repo_of(request)
+    sha = _sha_of(state, repo, request.match_info["ref"])
+    latest: dict[str, Status] = {}
+    for item in _newest_first(repo, sha):
+        latest.setdefault(item.context, item)
+    states = {item.state for item in latest.values()}
+    combined = (
+        "failure"
+        if states & {"failure", "error"}
+        else "pending"
+        if not states or "pending" in states
+        else "success"
+    )
+    body: dict[str, Any] = {
+        "state": combined,
+        "sha": sha,
+        "total_count": len(latest),
+        "statuses": [render_activity.status(state, repo, item) for item in latest.values()],
+        "repository": render.repository(state, repo),
+        "commit_url": f"{state.api_url}/repos/{repo.full_name}/commits/{sha}",
+    }
+    return reply(body)
+
+
+@routes.get(REPO + "/commits/{ref}/statuses")
+async def list_statuses(request: web.Request) -> web.Response:
+    state, repo = backend_of(request).state, repo_of(request)
+    sha = _sha_of(state, repo, request.match_info["ref"])
+    shape = render_activity.status
+    return paged(request, _newest_first(repo, sha), lambda s: shape(state, repo, s))
+
+
+@routes.post(REPO + "/statuses/{sha}")
+async def create_status(request: web.Request) -> web.Response:
+    backend, repo, body = backend_of(request), repo_of(request), await json_body(request)
+    if body.get("state") not in ("error", "failure", "pending", "success"):
+        raise ValidationFailed(resource="Status", field="state", code="invalid")
+    item, events = activity.add_status(
+        backend.state,
+        repo,
+        request.match_info["sha"],
+        str(body.get("context") or "default"),
+        body["state"],
+        backend.state.bot,
+        description=str(body.get("description") or ""),
+        target_url=body.get("target_url"),
+    )
+    backend.emit(events)
+    return reply(render_activity.status(backend.state, repo, item), status=201)
+
+
+@routes.get(REPO + "/collaborators/{username}/permission")
+async def collaborator_permission(request: web.Request) -> web.Response:
+    state, repo = backend_of(request).state, repo_of(request)
+    who = state.users.get(request.match_info["username"].lower())
+    if who is None:
+        raise NotFound()
+    # Anyone can read a public repository; collaborators have their role.
+    role = state.role_of(repo, who.login) or (None if repo.private else "read")
+    rank = _RANK.index(role) if role else -1
+    user = render.user(state, who)
+    user["permissions"] = {
+        "pull": rank >= 0,
+        "triage": rank >= 1,
+        "push": rank >= 2,
+        "maintain": rank >= 3,
+        "admin": rank >= 4,
+    }
+    user["role_name"] = role or "none"
+    legacy = _LEGACY[role] if role else "none"
+    return reply({"permission": legacy, "role_name": role or "none", "user": user})
+
+
+@routes.get(REPO + "/contents/{path:.+}")
+async def get_contents(request: web.Request) -> web.Response:
+    """A file at `ref` (the default branch without one), base64-encoded; 404 if absent."""
+    state, repo = backend_of(request).state, repo_of(request)
+    path = request.match_info["path"]
+    text = state.read_file(repo, path, request.query.get("ref"))
+    url = f"{state.api_url}/repos/{repo.full_name}/contents/{path}"
+    sha = git_blob_sha(text)
+    body = {
+        "type": "file",
+        "encoding": "base64",
+        "size": len(text.encode()),
+        "name": path.rsplit("/", 1)[-1],
+        "path": path,
+        # GitHub wraps the base64 in lines; decoders skip the newlines.
+        "content": base64.encodebytes(text.encode()).decode(),
+        "sha": sha,
+        "url": url,
+        "git_url": f"{state.api_url}/repos/{repo.full_name}/git/blobs/{sha}",
+        "html_url": f"{state.api_url}/{repo.full_name}/blob/{repo.default_branch}/{path}",
+        "download_url": None,
+    }
+    return reply(body)

@@ -1,0 +1,244 @@
+"""The simulator's lifecycle, shared by tests and the demo, and its test-facing controls.
+
+    async with Simulator.running(webhook_url=bot_url, webhook_secret=secret) as sim:
+        number = await sim.open_pr(sim.repo, "alice", "Fix the frobnicator", files=["a.py"])
+
+`sim.url` is the API base URL to give a GitHub client; `sim.app_id`, `sim.private_key_pem`
+and `sim.installation_id` are what a GitHub App needs to authenticate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from shadowbot.simulator import auth
+from shadowbot.simulator.api import create_app
+from shadowbot.simulator.backend import Backend, RequestRecord
+from shadowbot.simulator.faults import Fault, Faults
+from shadowbot.simulator.models import Comment, Installation, PullRequest
+from shadowbot.simulator.payloads import Event
+from shadowbot.simulator.protocol import RateLimits
+from shadowbot.simulator.scenario_activity import ActivityDriver
+from shadowbot.simulator.script import Script, play
+from shadowbot.simulator.state import State, utc_now
+from shadowbot.simulator.webhooks import Delivery, WebhookSender
+
+DEFAULT_REPOS = ("acme/widgets",)
+
+
+class Simulator(ActivityDriver):
+    """A simulated GitHub: REST API, webhook sender, scenario driver and fault injector."""
+
+    def __init__(
+        self,
+        *,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        repos: Iterable[str] = DEFAULT_REPOS,
+        app_id: int = 424242,
+        app_slug: str = "shadowbot",
+        token_ttl: float = 3600.0,
+        rate_limit: int = 5000,
+        echo_writes: bool = True,
+        clock: Callable[[], datetime] = utc_now,
+        private_key_pem: str | None = None,
+    ) -> None:
+        state = State(app_id=app_id, app_slug=app_slug, clock=clock)
+        created = [state.create_repo(name) for name in repos]
+        if not created:
+            raise ValueError("a simulator needs at least one repository")
+        installation = Installation(state.next_id(), created[0].owner, created_at=state.now())
+        installation.repos = [repo.full_name for repo in created]
+        state.installations[installation.id] = installation
+        # Without a secret GitHub would sign nothing; a random one keeps deliveries signed.
+        secret = webhook_secret if webhook_secret is not None else secrets.token_hex(20)
+        sender = WebhookSender(
+            url=webhook_url, secret=secret, hook_id=state.next_id(), app_id=app_id
+        )
+        super().__init__(state, sender, installation.id, created[0].full_name)
+        if private_key_pem is None:
+            key, private_key_pem = auth.generate_private_key()
+        else:
+            key = auth.load_private_key(private_key_pem)
+        self.private_key_pem = private_key_pem
+        self.faults = Faults()
+        self.echo_writes = echo_writes
+        self.backend = Backend(
+            state, self.faults, RateLimits(rate_limit), key.public_key(), self._emit_later
+        )
+        self.backend.token_ttl = token_ttl
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    @classmethod
+    @asynccontextmanager
+    async def running(
+        cls, *, host: str = "127.0.0.1", port: int = 0, **options: Any
+    ) -> AsyncIterator[Simulator]:
+        """Start on `host:port` (0 picks a free port), yield, then shut down cleanly.
+        `options` are the constructor's keyword arguments."""
+        sim = cls(**options)
+        await sim.start(host, port)
+        try:
+            yield sim
+        finally:
+            await sim.stop()
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        await self.sender.start()
+        self._runner = web.AppRunner(create_app(self.backend), shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        bound_host, bound_port = self._runner.addresses[0][:2]
+        self.url = f"http://{bound_host}:{bound_port}"
+        self.state.api_url = self.url
+
+    async def stop(self) -> None:
+        """Send what is queued (2 s at most), stop serving, close the webhook session."""
+        self.backend.closing.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.sender.settle(), timeout=2.0)
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.sender.close()
+
+    def _emit_later(self, events: list[Event]) -> None:
+        if self.echo_writes:
+            self.sender.deliver_later(events)
+
+    # --- what an app needs to know ---
+
+    @property
+    def app_id(self) -> int:
+        return self.state.app_id
+
+    @property
+    def webhook_url(self) -> str | None:
+        return self.sender.url
+
+    @webhook_url.setter
+    def webhook_url(self, url: str | None) -> None:
+        self.sender.url = url
+
+    @property
+    def webhook_secret(self) -> str | None:
+        return self.sender.secret
+
+    @property
+    def token_ttl(self) -> float:
+        return self.backend.token_ttl
+
+    @token_ttl.setter
+    def token_ttl(self, seconds: float) -> None:
+        self.backend.token_ttl = seconds
+
+    def create_token(self) -> str:
+        """An installation token issued directly, for tests that skip the JWT exchange."""
+        now = self.backend.clock()
+        return auth.issue_token(self.state, self.installation_id, self.token_ttl, now).value
+
+    # --- logs ---
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Every request received, in order, with its answer's status."""
+        return self.backend.requests
+
+    @property
+    def writes(self) -> list[RequestRecord]:
+        """Every POST, PUT, PATCH and DELETE received, whatever its answer."""
+        return [record for record in self.backend.requests if record.is_write]
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        return self.sender.deliveries
+
+    def events(self) -> list[tuple[str, str | None]]:
+        """(event, action) of every delivery, in order."""
+        return [(d.event, d.action) for d in self.sender.deliveries]
+
+    def pull(self, repo: str, number: int) -> PullRequest:
+        return self._pull(repo, number)[1]
+
+    def comments(self, repo: str, number: int) -> list[Comment]:
+        target = self.state.repo(repo)
+        found = [c for c in target.comments.values() if c.issue_number == number]
+        return sorted(found, key=lambda c: c.id)
+
+    # --- faults ---
+
+    def fail_next(
+        self,
+        count: int = 1,
+        *,
+        status: int = 502,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> Fault:
+        """The next `count` matching requests answer `status` (a 5xx)."""
+        return self.faults.add(Fault("error", count, method, path, status=status))
+
+    def hang_next(
+        self,
+        count: int = 1,
+        *,
+        delay: float = 30.0,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> Fault:
+        """The next `count` matching requests wait `delay` seconds before answering."""
+        return self.faults.add(Fault("hang", count, method, path, delay=delay))
+
+    def secondary_rate_limit_next(
+        self,
+        count: int = 1,
+        *,
+        retry_after: int = 60,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> Fault:
+        """The next `count` matching requests hit the secondary rate limit: 403, `retry-after`."""
+        return self.faults.add(
+            Fault("secondary_rate_limit", count, method, path, retry_after=retry_after)
+        )
+
+    def expire_tokens(self) -> int:
+        """Every installation token expires now (the next use answers 401); how many."""
+        now = self.backend.clock()
+        for token in self.state.tokens.values():
+            token.expires_at = min(token.expires_at, now - 1)
+        return len(self.state.tokens)
+
+    def exhaust_rate_limit(self) -> None:
+        """Spend the installation's primary rate limit: requests answer 403 until reset."""
+        window = self.backend.rates.window(self.installation_id, self.backend.clock())
+        window.used = window.limit
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    # --- waiting and scripts ---
+
+    async def wait_until(
+        self, condition: Callable[[], bool], *, timeout: float = 5.0, interval: float = 0.01
+    ) -> None:
+        """Poll `condition` until it holds; `TimeoutError` after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"condition not met within {timeout} s")
+            await asyncio.sleep(interval)
+
+    async def play(self, script: Script, *, narrate: Callable[[str], None] | None = None) -> None:
+        """Play a scenario script: a list of step dicts or an `async def (sim)` coroutine."""
+        await play(self, script, narrate=narrate)
