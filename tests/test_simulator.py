@@ -25,6 +25,7 @@ from shadowbot.simulator import (
     FileChange,
     Simulator,
     SimulatorError,
+    load_script,
 )
 from shadowbot.simulator.auth import generate_private_key
 
@@ -584,3 +585,94 @@ async def test_a_script_of_steps_plays_with_references_and_narration(sim, receiv
 
     await sim.play(script)
     assert receiver.events()[-1] == ("pull_request", "opened")
+
+
+async def test_pull_request_pages_show_the_conversation_escaped(sim, session):
+    n = await sim.open_pr(REPO, "alice", "<script>alert(1)</script>", labels=["docs"])
+    comment = await sim.comment(REPO, n, "bob", "looks <b>good</b>")
+    await sim.react(comment, "carol", "-1")
+    async with session.get(f"{sim.url}/{REPO}/pull/{n}") as r:
+        assert r.status == 200
+        page = await r.text()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>" not in page
+    assert "looks &lt;b&gt;good&lt;/b&gt;" in page and "\N{THUMBS DOWN SIGN} 1" in page
+    async with session.get(f"{sim.url}/") as r:
+        assert f'href="/{REPO}/pull/{n}"' in await r.text()
+    async with session.get(f"{sim.url}/{REPO}/pull/99") as r:
+        assert r.status == 404
+    assert sim.requests == []
+
+
+async def test_a_simulator_not_started_records_signed_deliveries_for_replay():
+    sim = Simulator(webhook_secret=SECRET)
+    await sim.open_pr(REPO, "alice", "Offline", files=["a.py"])
+    [delivery] = sim.deliveries
+    assert delivery.status is None and delivery.error == "no webhook URL configured"
+    assert verifies(SECRET, delivery.body, delivery.headers["X-Hub-Signature-256"])
+    assert json.loads(delivery.body)["pull_request"]["title"] == "Offline"
+
+
+async def test_teams_commits_and_pull_listing(sim, session, auth):
+    sim.add_team("acme/core", ["bob", "carol"])
+    n = await sim.open_pr(REPO, "alice", "Two commits")
+    await sim.push(REPO, n, message="second")
+
+    async def get(path):
+        async with session.get(sim.url + path, headers=auth) as r:
+            return r.status, await r.json()
+
+    _, members = await get("/orgs/acme/teams/core/members")
+    assert [m["login"] for m in members] == ["bob", "carol"]
+    assert (await get("/orgs/acme/teams/core/memberships/bob"))[1]["state"] == "active"
+    assert (await get("/orgs/acme/teams/core/memberships/alice"))[0] == 404
+    assert (await get("/orgs/acme/teams/nope/members"))[0] == 404
+    _, commits = await get(f"/repos/{REPO}/pulls/{n}/commits")
+    assert [c["commit"]["message"] for c in commits] == ["Two commits", "second"]
+    assert commits[1]["parents"] == [{"sha": commits[0]["sha"]}]
+    assert commits[1]["sha"] == sim.pull(REPO, n).head_sha
+    _, pulls = await get(f"/repos/{REPO}/pulls")
+    assert [p["number"] for p in pulls] == [n]
+    _, issue = await get(f"/repos/{REPO}/issues/{n}")
+    assert issue["pull_request"]["url"].endswith(f"/pulls/{n}")
+
+
+async def test_the_other_pull_request_writes_work_and_echo_their_events(sim, session, auth):
+    n = await sim.open_pr(REPO, "alice", "Writes")
+    head, api = sim.pull(REPO, n).head_sha, f"{sim.url}/repos/{REPO}"
+    writes = [
+        ("POST", f"/pulls/{n}/reviews", {"event": "APPROVE", "body": "fine"}, 200),
+        ("POST", f"/issues/{n}/labels", {"labels": ["a", "b"]}, 200),
+        ("DELETE", f"/issues/{n}/labels/a", None, 200),
+        ("POST", f"/statuses/{head}", {"state": "success", "context": "bot"}, 201),
+        ("POST", "/check-runs", {"name": "bot", "head_sha": head, "status": "queued"}, 201),
+        ("PATCH", f"/pulls/{n}", {"title": "Renamed", "state": "closed"}, 200),
+    ]
+    for method, path, body, expected in writes:
+        async with session.request(method, api + path, json=body, headers=auth) as r:
+            assert r.status == expected, (path, await r.text())
+    await sim.settle()
+    pr = sim.pull(REPO, n)
+    assert (pr.title, pr.state, [label.name for label in pr.labels]) == ("Renamed", "closed", ["b"])
+    assert pr.reviews[0].user.login == "shadowbot[bot]" and pr.reviews[0].state == "APPROVED"
+    assert sim.events()[1:] == [
+        ("pull_request_review", "submitted"),
+        ("pull_request", "labeled"),
+        ("pull_request", "labeled"),
+        ("pull_request", "unlabeled"),
+        ("status", None),
+        ("check_run", "created"),
+        ("pull_request", "edited"),
+        ("pull_request", "closed"),
+    ]
+    assert len(sim.writes) == len(writes)
+
+
+async def test_scripts_load_from_json(sim, receiver, tmp_path):
+    path = tmp_path / "scenario.json"
+    steps = [{"do": "open_pr", "author": "alice", "title": "From JSON", "as": "pr"}]
+    path.write_text(json.dumps(steps + [{"do": "close", "number": "$pr"}]))
+    await sim.play(load_script(path))
+    assert receiver.events() == [("pull_request", "opened"), ("pull_request", "closed")]
+    path.write_text('{"do": "ping"}')
+    with pytest.raises(SimulatorError, match="JSON list of objects"):
+        load_script(path)

@@ -62,10 +62,8 @@ def open_pull(
     head = head or f"{author.login}-patch-{number}"
     first = _commit(state, repo, author, title, repo.branches[base])
     now = state.now()
-    pr = PullRequest(
-        number, state.next_id(), state.next_id(), title, body, author, head, base, now, now
-    )
-    pr.draft = draft
+    ids = state.next_id(), state.next_id()
+    pr = PullRequest(number, *ids, title, body, author, head, base, now, now, draft=draft)
     pr.commits.append(first)
     _merge_files(pr, files)
     repo.branches[head] = first.sha

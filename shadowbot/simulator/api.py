@@ -19,7 +19,15 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from shadowbot.simulator import auth, routes_app, routes_commits, routes_issues, routes_pulls
+from shadowbot.simulator import (
+    auth,
+    pages,
+    routes_app,
+    routes_commits,
+    routes_issues,
+    routes_orgs,
+    routes_pulls,
+)
 from shadowbot.simulator.backend import BACKEND, INSTALLATION, Backend, RequestRecord, reply
 from shadowbot.simulator.errors import DOCS, SimulatorError
 from shadowbot.simulator.faults import SECONDARY_RATE_LIMIT_MESSAGE, Fault
@@ -33,13 +41,18 @@ _UNCOUNTED = frozenset({"/rate_limit"})
 def create_app(backend: Backend) -> web.Application:
     app = web.Application(middlewares=[github_front_door], client_max_size=25 * 1024**2)
     app[BACKEND] = backend
-    for module in (routes_app, routes_pulls, routes_commits, routes_issues):
+    for module in (routes_app, routes_pulls, routes_commits, routes_issues, routes_orgs, pages):
         app.router.add_routes(module.routes)
     return app
 
 
 @web.middleware
 async def github_front_door(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if (request.match_info.route.name or "").startswith(pages.PAGE_PREFIX):
+        try:
+            return await handler(request)
+        except SimulatorError as error:
+            return web.Response(status=error.status, text=error.message)
     backend = request.app[BACKEND]
     record = RequestRecord(request.method, request.path, dict(request.query), await _body(request))
     backend.requests.append(record)

@@ -90,6 +90,7 @@ def check_suite(state: State, repo: Repo, run: CheckRun, sender: User) -> Event:
     suite = {
         "id": run.suite_id,
         "head_sha": run.head_sha,
+        "head_branch": shape["check_suite"]["head_branch"],
         "status": "completed",
         "conclusion": worst or "success",
         "app": shape["app"],

@@ -1,4 +1,5 @@
-"""JSON shapes of the simulated objects, as GitHub's REST API and webhooks show them.
+"""JSON shapes of accounts, repositories, pull requests, their files and commits, as GitHub's
+REST API and webhooks show them (activity on a PR is in :mod:`render_activity`).
 
 Only the fields a bot reads, plus the URLs clients follow; node ids are left out. Shapes
 follow the REST reference (https://docs.github.com/en/rest) and the webhook payload

@@ -71,6 +71,7 @@ def comment(state: State, repo: Repo, item: Comment) -> Json:
 
 def check_run(state: State, repo: Repo, run: CheckRun) -> Json:
     pulls = [pr for pr in repo.pulls.values() if pr.head_sha == run.head_sha]
+    branch = next((name for name, sha in repo.branches.items() if sha == run.head_sha), None)
     return {
         "id": run.id,
         "name": run.name,
@@ -81,7 +82,7 @@ def check_run(state: State, repo: Repo, run: CheckRun) -> Json:
         "completed_at": iso(run.completed_at),
         "url": f"{state.api_url}/repos/{repo.full_name}/check-runs/{run.id}",
         "app": {"id": zlib.crc32(run.app.encode()), "slug": run.app, "name": run.app},
-        "check_suite": {"id": run.suite_id},
+        "check_suite": {"id": run.suite_id, "head_branch": branch},
         "pull_requests": [pull_brief(state, repo, pr) for pr in pulls],
     }
 

@@ -74,6 +74,10 @@ class ScenarioDriver:
                 target.associations[login.lower()] = association
         return user
 
+    def add_team(self, team: str, members: Iterable[str]) -> None:
+        """A team `"org/slug"` (as CODEOWNERS writes `@org/slug`) and its members."""
+        self.state.teams[team.lower()] = [self.state.user(login) for login in members]
+
     def set_codeowners(self, repo: str, text: str, *, branch: str | None = None) -> str:
         """Commit `.github/CODEOWNERS` on `branch` (the default branch); the commit SHA."""
         return self.set_file(repo, CODEOWNERS, text, branch=branch)

@@ -41,7 +41,7 @@ REPO_STEPS = frozenset(
 )  # fmt: skip
 OTHER_STEPS = frozenset(
     {
-        "add_user", "edit_comment", "delete_comment", "react", "unreact", "add_repo",
+        "add_user", "add_team", "edit_comment", "delete_comment", "react", "unreact", "add_repo",
         "remove_repo", "send_installation", "ping", "settle",
     }
 )  # fmt: skip

@@ -53,18 +53,13 @@ class Simulator(ActivityDriver):
         private_key_pem: str | None = None,
     ) -> None:
         state = State(app_id=app_id, app_slug=app_slug, clock=clock)
-        created = [state.create_repo(name) for name in repos]
-        if not created:
-            raise ValueError("a simulator needs at least one repository")
-        installation = Installation(state.next_id(), created[0].owner, created_at=state.now())
-        installation.repos = [repo.full_name for repo in created]
-        state.installations[installation.id] = installation
+        installation = _install(state, repos)
         # Without a secret GitHub would sign nothing; a random one keeps deliveries signed.
         secret = webhook_secret if webhook_secret is not None else secrets.token_hex(20)
         sender = WebhookSender(
             url=webhook_url, secret=secret, hook_id=state.next_id(), app_id=app_id
         )
-        super().__init__(state, sender, installation.id, created[0].full_name)
+        super().__init__(state, sender, installation.id, installation.repos[0])
         if private_key_pem is None:
             key, private_key_pem = auth.generate_private_key()
         else:
@@ -242,3 +237,15 @@ class Simulator(ActivityDriver):
     async def play(self, script: Script, *, narrate: Callable[[str], None] | None = None) -> None:
         """Play a scenario script: a list of step dicts or an `async def (sim)` coroutine."""
         await play(self, script, narrate=narrate)
+
+
+def _install(state: State, repos: Iterable[str]) -> Installation:
+    """Create the repositories and one installation of the app on all of them, owned by the
+    first one's owner."""
+    created = [state.create_repo(name) for name in repos]
+    if not created:
+        raise ValueError("a simulator needs at least one repository")
+    installation = Installation(state.next_id(), created[0].owner, created_at=state.now())
+    installation.repos = [repo.full_name for repo in created]
+    state.installations[installation.id] = installation
+    return installation

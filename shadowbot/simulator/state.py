@@ -51,6 +51,8 @@ class State:
         self.repos: dict[str, Repo] = {}
         self.installations: dict[int, Installation] = {}
         self.tokens: dict[str, Token] = {}
+        # Team members by lowered "org/team-slug", for CODEOWNERS entries naming teams.
+        self.teams: dict[str, list[User]] = {}
         self._ids: Iterator[int] = itertools.count(1001)
         self._shas: Iterator[int] = itertools.count(1)
         # An app acts as `<slug>[bot]`, a user of type Bot.

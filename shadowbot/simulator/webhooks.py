@@ -169,5 +169,8 @@ class WebhookSender:
             event = await self._queue.get()
             try:
                 await self.deliver(event)
+            except Exception:
+                # One broken delivery must not stop the ones queued behind it.
+                log.exception("webhook delivery of %s failed", event.name)
             finally:
                 self._queue.task_done()
