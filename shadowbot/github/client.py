@@ -1,0 +1,188 @@
+"""One aiohttp session per process, one gidgethub client per installation.
+
+:class:`GitHubClient` is gidgethub's ``GitHubAPI`` with a thin I/O edge: the write guard
+runs before every request, retries follow GitHub's rate-limit guidance, and requests and
+the remaining rate limit are counted. :class:`GitHubApp` hands out a client per
+installation with its token cached until shortly before it expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, MutableMapping
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+from gidgethub import HTTPException, abc, apps
+
+from shadowbot.errors import ShadowbotError
+from shadowbot.github.guard import READ_METHODS, check_request
+from shadowbot.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+#: Renew an installation token this long before GitHub says it expires.
+TOKEN_MARGIN = 300.0
+MAX_RETRIES = 4
+MAX_WAIT = 120.0
+
+
+class GitHubUnavailable(ShadowbotError):
+    """GitHub could not be reached, or timed out."""
+
+
+class GitHubClient(abc.GitHubAPI):
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        base_url: str,
+        metrics: Metrics,
+        oauth_token: str | None = None,
+        cache: MutableMapping[str, Any] | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        super().__init__("shadowbot", oauth_token=oauth_token, cache=cache, base_url=base_url)
+        self._session = session
+        self._metrics = metrics
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def _request(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        check_request(method, url, self.base_url)  # before anything is sent
+        try:
+            async with self._session.request(
+                method, url, headers=headers, data=body, timeout=self._timeout
+            ) as response:
+                content = await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self._metrics.inc("shadowbot_github_errors_total", kind=type(exc).__name__)
+            raise GitHubUnavailable(f"{method} {url}: {type(exc).__name__} {exc}") from exc
+        self._metrics.inc(
+            "shadowbot_github_requests_total", method=method, status=str(response.status)
+        )
+        remaining = response.headers.get("x-ratelimit-remaining")
+        if remaining is not None and remaining.isdigit():
+            self._metrics.set("shadowbot_github_rate_limit_remaining", float(remaining))
+        return response.status, response.headers, content
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    async def handle_rate_limit_error(
+        self, *, method: str, url: str, exception: HTTPException, attempt: int
+    ) -> bool:
+        message = " ".join(str(arg) for arg in exception.args[1:])
+        wait = retry_delay(method, exception.status_code, exception.headers, attempt, message)
+        if wait is None:
+            return False
+        log.warning(
+            "GitHub answered %s; retrying in %.0f s",
+            int(exception.status_code),
+            wait,
+            extra={"method": method, "url": url, "attempt": attempt},
+        )
+        self._metrics.inc("shadowbot_github_retries_total", status=str(int(exception.status_code)))
+        await self.sleep(wait)
+        return True
+
+
+def retry_delay(
+    method: str,
+    status: int,
+    headers: Mapping[str, str],
+    attempt: int,
+    message: str = "",
+    now: float | None = None,
+) -> float | None:
+    """Seconds to wait before retrying, or ``None`` not to retry.
+
+    Rate limits: honour ``retry-after``; at ``x-ratelimit-remaining: 0`` wait for
+    ``x-ratelimit-reset``; otherwise wait at least a minute, more on each attempt.
+    https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#exceeding-the-rate-limit
+    Server errors are retried for reads only, with a short backoff: a write that may have
+    landed is not repeated (a duplicate comment is worse than a late one).
+    """
+    if attempt > MAX_RETRIES:
+        return None
+    status = int(status)
+    if status in (403, 429):
+        retry_after = headers.get("retry-after", "")
+        if retry_after.isdigit():
+            return min(float(retry_after), MAX_WAIT)
+        if headers.get("x-ratelimit-remaining") == "0":
+            reset = headers.get("x-ratelimit-reset", "")
+            if reset.isdigit():
+                clock = time.time() if now is None else now
+                return min(max(float(reset) - clock, 1.0), MAX_WAIT)
+        if status == 429 or "rate limit" in message.lower():
+            return min(60.0 * 2.0 ** (attempt - 1), MAX_WAIT)
+        return None
+    if status >= 500 and method.upper() in READ_METHODS:
+        return 2.0 ** (attempt - 1)
+    return None
+
+
+class GitHubApp:
+    """The app's identity: a client per installation over one shared session."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        base_url: str,
+        app_id: int,
+        private_key: str,
+        metrics: Metrics,
+    ) -> None:
+        self._session = session
+        self._base_url = base_url
+        self._app_id = str(app_id)
+        self._private_key = private_key
+        self._metrics = metrics
+        self._tokens: dict[int, tuple[str, float]] = {}
+        self._caches: dict[int, dict[str, Any]] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+        #: Writes are serialized per installation (GitHub's secondary-limit guidance).
+        self.write_locks: dict[int, asyncio.Lock] = {}
+
+    def client(self, token: str | None = None, installation_id: int = 0) -> GitHubClient:
+        return GitHubClient(
+            self._session,
+            base_url=self._base_url,
+            metrics=self._metrics,
+            oauth_token=token,
+            cache=self._caches.setdefault(installation_id, {}),
+        )
+
+    async def installation(self, installation_id: int) -> GitHubClient:
+        """A client authenticated as the installation, its token reused while valid."""
+        lock = self._locks.setdefault(installation_id, asyncio.Lock())
+        async with lock:
+            cached = self._tokens.get(installation_id)
+            if cached is None or cached[1] - TOKEN_MARGIN <= time.time():
+                cached = await self._new_token(installation_id)
+                self._tokens[installation_id] = cached
+        return self.client(cached[0], installation_id)
+
+    def forget_token(self, installation_id: int) -> None:
+        """Drop a token GitHub refused (e.g. revoked early), so the next call gets another."""
+        self._tokens.pop(installation_id, None)
+
+    def write_lock(self, installation_id: int) -> asyncio.Lock:
+        return self.write_locks.setdefault(installation_id, asyncio.Lock())
+
+    async def _new_token(self, installation_id: int) -> tuple[str, float]:
+        response = await apps.get_installation_access_token(
+            self.client(),
+            installation_id=str(installation_id),
+            app_id=self._app_id,
+            private_key=self._private_key,
+        )
+        expires = datetime.fromisoformat(response["expires_at"]).timestamp()
+        self._metrics.inc("shadowbot_github_tokens_total")
+        return str(response["token"]), expires
