@@ -2,6 +2,7 @@
 
 import json
 import textwrap
+from pathlib import Path
 
 import pytest
 from histories import OUTSIDER, WRITER, check, closed, merged, opened, record, review, write_history
@@ -185,3 +186,17 @@ def test_backtest_can_show_a_progress_bar(tmp_path, capsys):
     # The bar is redrawn in place on stderr, never mixed into the report on stdout.
     assert "[" not in out
     assert err.startswith("\r[##############################] 100%  6 PRs")
+
+
+def test_the_bundled_history_proves_the_loose_rule_unsafe_and_careful_rules_clean(capsys):
+    bundled = Path(__file__).parent.parent / "examples" / "history.jsonl.gz"
+    code, out, _ = run(capsys, "backtest", str(bundled), "--format", "json")
+    report = {r["rule"]: r for r in json.loads(out)["rules"]}
+    assert code == 0 and json.loads(out)["records"] == 10_000
+    loose = report["any-approval"]
+    assert loose["losses"] > 3 and loose["state"] == "disabled"
+    (disabled,) = [c for c in loose["changes"] if c["to"] == "disabled"]
+    assert disabled["pr"] > 0 and disabled["at"]
+    clean = [r for r in report.values() if r["wins"] >= 100 and r["losses"] == 0]
+    assert {r["rule"] for r in clean} >= {"bot-version-bump", "docs-only", "package-owner"}
+    assert all(r["state"] == "promoted" for r in clean)
