@@ -1,0 +1,112 @@
+"""The aiohttp application: one factory, resources opened and closed in one place."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+
+from aiohttp import web
+from sqlalchemy.engine import Engine
+
+from shadowbot.errors import ConfigError
+from shadowbot.intake import Delivery, DeliveryStore, is_handled
+from shadowbot.metrics import Metrics
+from shadowbot.settings import Settings
+from shadowbot.storage import create_db_engine, migrate
+from shadowbot.web.signature import verify
+from shadowbot.worker import Handler, Worker
+
+log = logging.getLogger(__name__)
+
+#: GitHub caps webhook payloads at 25 MB; anything larger is not GitHub.
+#: https://docs.github.com/en/webhooks/webhook-events-and-payloads#payload-cap
+MAX_BODY = 25 * 1024 * 1024
+
+SETTINGS = web.AppKey("settings", Settings)
+METRICS = web.AppKey("metrics", Metrics)
+DATABASE = web.AppKey("database", Engine)
+STORE = web.AppKey("store", DeliveryStore)
+WORKER = web.AppKey("worker", Worker)
+
+#: Opens what processes stored deliveries once the app's resources exist, and closes it.
+HandlerFactory = Callable[[web.Application], AbstractAsyncContextManager[Handler]]
+
+
+async def webhook(request: web.Request) -> web.Response:
+    app = request.app
+    metrics = app[METRICS]
+    secret = app[SETTINGS].webhook_secret
+    body = await request.read()  # over MAX_BODY: aiohttp answers 413 itself
+    if secret is None or not verify(
+        secret.reveal(), body, request.headers.get("X-Hub-Signature-256")
+    ):
+        metrics.inc("shadowbot_deliveries_total", outcome="bad_signature")
+        return web.json_response({"error": "bad signature"}, status=401)
+    event = request.headers.get("X-GitHub-Event", "")
+    delivery_id = request.headers.get("X-GitHub-Delivery", "")
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict) or not event or not delivery_id:
+        metrics.inc("shadowbot_deliveries_total", outcome="malformed")
+        return web.json_response({"error": "not a GitHub delivery"}, status=400)
+    action = payload.get("action") if isinstance(payload.get("action"), str) else None
+    if not is_handled(event, action):
+        metrics.inc("shadowbot_deliveries_total", outcome="ignored")
+        return web.json_response({"ignored": f"{event}.{action}"}, status=202)
+    stored = await app[STORE].add(Delivery(delivery_id, event, action, body.decode()))
+    metrics.inc("shadowbot_deliveries_total", outcome="stored" if stored else "duplicate")
+    return web.json_response({"stored": stored}, status=202)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    text = request.app[METRICS].render()
+    return web.Response(text=text, content_type="text/plain", charset="utf-8")
+
+
+def create_app(settings: Settings, handler_factory: HandlerFactory) -> web.Application:
+    """The bot's web app; ``handler_factory`` builds what processes stored deliveries."""
+    if settings.webhook_secret is None:
+        raise ConfigError("SHADOWBOT_WEBHOOK_SECRET: required to receive webhooks")
+    app = web.Application(client_max_size=MAX_BODY)
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics(
+        help={
+            "shadowbot_deliveries_total": "webhook deliveries received, by outcome",
+            "shadowbot_github_requests_total": "requests sent to GitHub",
+            "shadowbot_github_rate_limit_remaining": "GitHub's remaining rate limit",
+            "shadowbot_evaluations_total": "rule evaluations, by decision",
+            "shadowbot_errors_total": "errors, by where they happened",
+        }
+    )
+    app.router.add_post("/webhook", webhook)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_view)
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        engine = create_db_engine(settings.database_url)
+        migrate(engine)
+        app[DATABASE] = engine
+        app[STORE] = store = DeliveryStore(engine)
+        store.start()
+        try:
+            async with handler_factory(app) as handler:
+                app[WORKER] = worker = Worker(engine, handler, store.stored, app[METRICS])
+                worker.start()
+                try:
+                    yield
+                finally:
+                    await worker.close()
+        finally:
+            await store.close()
+            engine.dispose()
+
+    app.cleanup_ctx.append(resources)
+    return app
