@@ -63,6 +63,12 @@ class Settings:
     #: Logins counted as mergers whatever their repository permission.
     mergers: frozenset[str] = frozenset()
     handle: str = "shadowbot"
+    #: DESIGN.md "Posting modes": combined (default), per-rule or silent.
+    posting_mode: Literal["combined", "per-rule", "silent"] = "combined"
+    #: Per-repository posting modes, by ``owner/name``, from ``[repositories."o/n"]``.
+    repository_modes: Mapping[str, str] = field(default_factory=dict)
+    #: Post the combined comment only once some rule claims ``merge``, or always.
+    post_when: Literal["merge", "always"] = "merge"
     app_id: int | None = None
     private_key: Secret | None = None
     webhook_secret: Secret | None = None
@@ -70,6 +76,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     log_level: str = "INFO"
+
+    def posting_mode_for(self, repository: str) -> str:
+        return self.repository_modes.get(repository.lower(), self.posting_mode)
 
     def thresholds_for(self, rule_name: str) -> Thresholds:
         return self.rule_thresholds.get(rule_name, self.thresholds)
@@ -148,6 +157,8 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "backtest_closed_unmerged": _choice("neutral", "loss"),
     "mergers": _logins,
     "handle": lambda n, v: _text(n, v).lstrip("@"),
+    "posting_mode": _choice("combined", "per-rule", "silent"),
+    "post_when": _choice("merge", "always"),
     "app_id": lambda n, v: _int(n, v, minimum=1),
     "private_key": _private_key,
     "webhook_secret": lambda n, v: Secret(_text(n, v)),
@@ -171,6 +182,8 @@ ENVIRONMENT_HELP: dict[str, str] = {
     "SHADOWBOT_BACKTEST_CLOSED_UNMERGED": "the same, in backtests (default loss)",
     "SHADOWBOT_MERGERS": "comma-separated logins that count as mergers",
     "SHADOWBOT_HANDLE": "the handle the bot answers to (default shadowbot)",
+    "SHADOWBOT_POSTING_MODE": "combined, per-rule or silent (default combined)",
+    "SHADOWBOT_POST_WHEN": "merge (post once a rule claims merge) or always",
     "SHADOWBOT_APP_ID": "GitHub App id",
     "SHADOWBOT_PRIVATE_KEY": "GitHub App private key: a PEM file path or the PEM itself",
     "SHADOWBOT_WEBHOOK_SECRET": "webhook secret",
@@ -211,7 +224,7 @@ def load_settings(
     """Build the settings from a TOML file and the environment; raise ConfigError."""
     environ = os.environ if environ is None else environ
     file_values = _read_toml(config_file) if config_file else {}
-    unknown = set(file_values) - set(_PARSERS) - _THRESHOLD_KEYS - {"rules"}
+    unknown = set(file_values) - set(_PARSERS) - _THRESHOLD_KEYS - {"rules", "repositories"}
     if unknown:
         raise ConfigError(f"{config_file}: unknown setting {sorted(unknown)[0]!r}")
     values = _from_mapping(file_values, _named(f"{config_file}: "))
@@ -239,7 +252,26 @@ def load_settings(
         if not isinstance(table, dict):
             raise ConfigError(f"{config_file}: [rules.{name}] must be a table of thresholds")
         overrides[name] = _thresholds(thresholds, table, _named(f"{config_file}: rules.{name}."))
-    return Settings(thresholds=thresholds, rule_thresholds=overrides, **values)
+    modes = _repository_modes(file_values.get("repositories", {}), config_file)
+    return Settings(
+        thresholds=thresholds, rule_thresholds=overrides, repository_modes=modes, **values
+    )
+
+
+def _repository_modes(table: Any, config_file: Path | None) -> dict[str, str]:
+    """``[repositories."owner/name"] posting_mode = ...`` tables, keyed in lower case
+    because GitHub repository names are case-insensitive."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{config_file}: [repositories] must be a table per repository")
+    modes = {}
+    for name, options in table.items():
+        where = f"{config_file}: repositories.{name}"
+        if not isinstance(options, dict) or set(options) - {"posting_mode"}:
+            raise ConfigError(f"{where}: only posting_mode can be set per repository")
+        if "posting_mode" in options:
+            parse = _PARSERS["posting_mode"]
+            modes[name.lower()] = parse(f"{where}.posting_mode", options["posting_mode"])
+    return modes
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

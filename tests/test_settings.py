@@ -81,3 +81,16 @@ def test_settings_are_frozen():
     settings = load_settings({})
     with pytest.raises(AttributeError):
         settings.port = 1  # type: ignore[misc]
+
+
+def test_posting_mode_is_global_with_per_repository_overrides(tmp_path):
+    config = tmp_path / "shadowbot.toml"
+    config.write_text(
+        'posting_mode = "per-rule"\n[repositories."Example/Quiet"]\nposting_mode = "silent"\n'
+    )
+    settings = load_settings({}, config)
+    assert settings.posting_mode_for("example/quiet") == "silent"
+    assert settings.posting_mode_for("example/other") == "per-rule"
+    config.write_text('[repositories."a/b"]\nposting_mode = "loud"\n')
+    with pytest.raises(ConfigError, match=r"repositories\.a/b\.posting_mode: expected one of"):
+        load_settings({}, config)
