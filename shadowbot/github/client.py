@@ -169,6 +169,12 @@ class GitHubApp:
                 self._tokens[installation_id] = cached
         return self.client(cached[0], installation_id)
 
+    async def slug(self) -> str:
+        """The app's slug: its comments are authored by ``<slug>[bot]``."""
+        jwt = apps.get_jwt(app_id=self._app_id, private_key=self._private_key)
+        app = await self.client().getitem("/app", jwt=jwt)
+        return str(app["slug"])
+
     def forget_token(self, installation_id: int) -> None:
         """Drop a token GitHub refused (e.g. revoked early), so the next call gets another."""
         self._tokens.pop(installation_id, None)

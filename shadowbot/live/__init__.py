@@ -1,0 +1,1 @@
+"""Live shadow mode: the GitHub App side of shadowbot (webhooks, snapshots, posting, commands)."""
