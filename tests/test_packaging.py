@@ -29,6 +29,7 @@ def test_the_wheel_carries_rules_templates_and_migrations(wheel):
     assert "shadowbot/_bundled/rules/any_approval.py" in names
     assert any(n.startswith("shadowbot/_bundled/migrations/versions/") for n in names)
     assert "shadowbot/_bundled/migrations/env.py" in names
+    assert "shadowbot/_bundled/templates/comments/combined.md.j2" in names
     assert not any(n.startswith("tests/") for n in names)
 
 
