@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("migrate", help="upgrade the database to the latest schema")
+    commands.add_parser(
+        "serve",
+        help="receive GitHub's webhooks and post verdicts (shadow mode: never merges)",
+        epilog=_environment_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     return parser
 
 
@@ -149,7 +155,23 @@ def run_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"rules": run_rules, "backtest": run_backtest, "migrate": run_migrate}
+def run_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from shadowbot.live.service import create_live_app
+
+    app = create_live_app(settings)
+    log.info("listening on http://%s:%d/webhook", settings.host, settings.port)
+    web.run_app(app, host=settings.host, port=settings.port, print=None)
+    return 0
+
+
+COMMANDS = {
+    "rules": run_rules,
+    "backtest": run_backtest,
+    "migrate": run_migrate,
+    "serve": run_serve,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, MutableMapping
 from datetime import datetime
 from typing import Any
@@ -28,6 +29,25 @@ log = logging.getLogger(__name__)
 TOKEN_MARGIN = 300.0
 MAX_RETRIES = 4
 MAX_WAIT = 120.0
+
+
+class BoundedCache(OrderedDict[str, Any]):
+    """gidgethub's ETag cache, keeping the ``size`` most recently used URLs."""
+
+    def __init__(self, size: int = 4096) -> None:
+        super().__init__()
+        self.size = size
+
+    def __getitem__(self, key: str) -> Any:
+        value = super().__getitem__(key)
+        self.move_to_end(key)
+        return value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        if len(self) > self.size:
+            self.popitem(last=False)
 
 
 class GitHubUnavailable(ShadowbotError):
@@ -145,7 +165,7 @@ class GitHubApp:
         self._private_key = private_key
         self._metrics = metrics
         self._tokens: dict[int, tuple[str, float]] = {}
-        self._caches: dict[int, dict[str, Any]] = {}
+        self._caches: dict[int, BoundedCache] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         #: Writes are serialized per installation (GitHub's secondary-limit guidance).
         self.write_locks: dict[int, asyncio.Lock] = {}
@@ -156,7 +176,7 @@ class GitHubApp:
             base_url=self._base_url,
             metrics=self._metrics,
             oauth_token=token,
-            cache=self._caches.setdefault(installation_id, {}),
+            cache=self._caches.setdefault(installation_id, BoundedCache()),
         )
 
     async def installation(self, installation_id: int) -> GitHubClient:

@@ -92,7 +92,12 @@ def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
 
 
 def _begin_sqlite(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # IMMEDIATE takes the write lock up front. A deferred transaction that reads and then
+    # writes fails at once with "database is locked" when another connection committed in
+    # between (WAL cannot upgrade a stale snapshot); an immediate one waits for the lock
+    # up to the busy timeout instead. The intake and the worker write concurrently.
+    # https://www.sqlite.org/lang_transaction.html#deferred_immediate_and_exclusive_transactions
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _postgresql_engine(url: URL) -> Engine:

@@ -1,0 +1,123 @@
+"""Commands by mention in PR comments: ``note`` from anyone, ``recheck`` from mergers,
+``help``. Notes follow their comment: an edit updates the note, a deletion removes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from gidgethub.abc import GitHubAPI
+from sqlmodel import Session
+
+from shadowbot.live import posting, records
+from shadowbot.live.commands import Command, is_ignored_author, parse_commands
+from shadowbot.live.comments import render_help, render_unknown_command
+from shadowbot.live.snapshot import permission_of
+from shadowbot.snapshot import WRITE_PERMISSIONS
+
+if TYPE_CHECKING:
+    from shadowbot.live.pipeline import Pipeline
+
+#: Tags the bot's replies to unknown commands, so it sends at most one per PR.
+HELP_TAG = "<!-- shadowbot-help -->"
+
+
+class CommandHandler:
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.p = pipeline
+
+    async def on_comment(self, action: str | None, payload: dict[str, Any]) -> None:
+        issue, comment = payload["issue"], payload["comment"]
+        user = comment.get("user") or {}
+        login = str(user.get("login", ""))
+        if "pull_request" not in issue or is_ignored_author(
+            login, str(user.get("type", "")), self.p.bot_login
+        ):
+            return  # a plain issue, a bot, or the bot itself
+        repo = payload["repository"]["full_name"]
+        installation = int((payload.get("installation") or {}).get("id") or 0)
+        commands = (
+            []
+            if action == "deleted"
+            else parse_commands(comment.get("body") or "", self.p.settings.handle)
+        )
+        notes = [c.text for c in commands if c.kind == "note" and c.text.strip()]
+        await asyncio.to_thread(
+            self._record_note, repo, issue, installation, comment, login, "\n\n".join(notes)
+        )
+        if action == "created" and commands:
+            await self._run(
+                repo, int(issue["number"]), installation, int(comment["id"]), login, commands
+            )
+
+    async def _run(
+        self,
+        repo: str,
+        number: int,
+        installation: int,
+        comment_id: int,
+        login: str,
+        commands: list[Command],
+    ) -> None:
+        silent = self.p.settings.posting_mode_for(repo) == "silent"
+        gh = await self.p.github.installation(installation)
+        lock = self.p.github.write_lock(installation)
+        handle = self.p.settings.handle
+        for command in commands:
+            if command.kind == "recheck" and await self._is_merger(gh, repo, login):
+                await self.p.reevaluate(installation, repo, number)
+            elif silent:
+                continue  # DESIGN.md: silent mode writes nothing to GitHub
+            elif command.kind == "help":
+                await posting.upsert_comment(
+                    gh, lock, repo, number, render_help(handle=handle), None
+                )
+            elif command.kind == "unknown" and not await self._helped(gh, repo, number):
+                reply = render_unknown_command(command.word, handle=handle) + HELP_TAG + "\n"
+                await posting.upsert_comment(gh, lock, repo, number, reply, None)
+        if not silent:
+            await posting.acknowledge(gh, lock, repo, comment_id)
+
+    async def _is_merger(self, gh: GitHubAPI, repo: str, login: str) -> bool:
+        if login in self.p.settings.mergers:
+            return True
+        return await permission_of(gh, repo, login, self.p.cache) in WRITE_PERMISSIONS
+
+    async def _helped(self, gh: GitHubAPI, repo: str, number: int) -> bool:
+        async for comment in gh.getiter(f"/repos/{repo}/issues/{number}/comments?per_page=100"):
+            author = (comment.get("user") or {}).get("login")
+            if author == self.p.bot_login and HELP_TAG in (comment.get("body") or ""):
+                return True
+        return False
+
+    def _record_note(
+        self,
+        repo: str,
+        issue: dict[str, Any],
+        installation: int,
+        comment: dict[str, Any],
+        login: str,
+        text: str,
+    ) -> None:
+        comment_id = int(comment["id"])
+        at = _time(comment.get("updated_at")) or datetime.now(UTC)
+        with Session(self.p.database) as session:
+            if not text:
+                # No note (any more): a deleted comment, or an edit that removed the command.
+                records.delete_note(session, comment_id, at)
+            else:
+                repository = records.repository(session, repo, installation)
+                pr = records.pull_request_from_issue(session, repository, issue)
+                records.note(session, pr, comment_id, login, text, at)
+            session.commit()
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None

@@ -1,0 +1,208 @@
+"""What a stored delivery makes the bot do: fetch, evaluate, store, post.
+
+One class, one method per event. Events that cannot change a verdict (a review's text
+edited, a check on a commit that is no open PR's head) trigger no evaluation. Rules run
+from one loop in name order (:class:`shadowbot.engine.Engine`), each failure contained.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from gidgethub.abc import GitHubAPI
+from sqlalchemy.engine import Engine as Database
+from sqlmodel import Session
+
+from shadowbot.engine import Engine
+from shadowbot.github import GitHubApp
+from shadowbot.live import posting, records
+from shadowbot.live.commands_handler import CommandHandler
+from shadowbot.live.comments import (
+    per_rule_targets,
+    render_combined,
+    render_rule_comment,
+    should_post,
+)
+from shadowbot.live.snapshot import LiveCache, fetch_snapshot
+from shadowbot.metrics import Metrics
+from shadowbot.rules import Rule
+from shadowbot.settings import Settings
+from shadowbot.snapshot import Snapshot
+from shadowbot.storage import DeliveryRow
+from shadowbot.verdict import Verdict
+
+log = logging.getLogger(__name__)
+
+Evaluations = list[tuple[Rule, Verdict]]
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    database: Database
+    github: GitHubApp
+    engine: Engine
+    cache: LiveCache
+    metrics: Metrics
+    bot_login: str
+
+    def __post_init__(self) -> None:
+        self.commands = CommandHandler(self)
+
+    async def handle(self, delivery: DeliveryRow) -> None:
+        payload = json.loads(delivery.payload)
+        handlers = {
+            "pull_request": self.on_pull_request,
+            "pull_request_review": self.on_review,
+            "check_run": self.on_check,
+            "check_suite": self.on_check,
+            "status": self.on_status,
+            "issue_comment": self.commands.on_comment,
+            "installation": self.on_installation,
+            "installation_repositories": self.on_installation,
+        }
+        handler = handlers.get(delivery.event)
+        if handler is not None:
+            await handler(delivery.action, payload)
+
+    # -- events ----------------------------------------------------------------------
+
+    async def on_pull_request(self, action: str | None, payload: dict[str, Any]) -> None:
+        repo, pr = payload["repository"]["full_name"], payload["pull_request"]
+        if action in ("closed", "reopened"):
+            kind = "merged" if pr.get("merged") else "closed" if action == "closed" else "reopened"
+            actor = (payload.get("sender") or {}).get("login", "")
+            await asyncio.to_thread(self._record_outcome, repo, pr, kind, actor)
+            if action == "closed":
+                return
+        await self.reevaluate(_installation(payload), repo, int(pr["number"]))
+
+    async def on_review(self, action: str | None, payload: dict[str, Any]) -> None:
+        if action == "edited":
+            return  # an edit changes a review's text, never its state
+        repo = payload["repository"]["full_name"]
+        await self.reevaluate(_installation(payload), repo, int(payload["pull_request"]["number"]))
+
+    async def on_check(self, action: str | None, payload: dict[str, Any]) -> None:
+        item = payload.get("check_run") or payload.get("check_suite") or {}
+        repo = payload["repository"]["full_name"]
+        # GitHub lists the PRs of a check only when they come from the same repository.
+        numbers = [int(p["number"]) for p in item.get("pull_requests") or []]
+        await self._reevaluate_head(payload, repo, str(item.get("head_sha", "")), numbers)
+
+    async def on_status(self, action: str | None, payload: dict[str, Any]) -> None:
+        repo = payload["repository"]["full_name"]
+        await self._reevaluate_head(payload, repo, str(payload.get("sha", "")), [])
+
+    async def on_installation(self, action: str | None, payload: dict[str, Any]) -> None:
+        installation = _installation(payload)
+        names = [r["full_name"] for r in payload.get("repositories") or []]
+        names += [r["full_name"] for r in payload.get("repositories_added") or []]
+        await asyncio.to_thread(self._record_repositories, names, installation)
+
+    async def _reevaluate_head(
+        self, payload: dict[str, Any], repo: str, sha: str, numbers: list[int]
+    ) -> None:
+        with Session(self.database) as session:
+            known = records.open_pull_requests_at(session, repo, sha)
+        for number in sorted(set(numbers) | set(known)):
+            await self.reevaluate(_installation(payload), repo, number, only_head=sha)
+
+    # -- the work --------------------------------------------------------------------
+
+    async def reevaluate(
+        self, installation_id: int, repo: str, number: int, only_head: str = ""
+    ) -> Evaluations:
+        gh = await self.github.installation(installation_id)
+        pr = await fetch_snapshot(gh, repo, number, self.cache, mergers=self.settings.mergers)
+        if pr.state != "open" or (only_head and pr.head_sha != only_head):
+            return []  # nothing on screen can change: closed, or a check on an old head
+        evaluations = self.engine.evaluate(pr)
+        for _, verdict in evaluations:
+            self.metrics.inc("shadowbot_evaluations_total", decision=verdict.decision.value)
+        comment_id = await self._post(gh, installation_id, pr, evaluations)
+        await asyncio.to_thread(
+            self._record_evaluation, installation_id, pr, evaluations, comment_id
+        )
+        return evaluations
+
+    async def _post(
+        self, gh: GitHubAPI, installation_id: int, pr: Snapshot, evaluations: Evaluations
+    ) -> int | None:
+        mode = self.settings.posting_mode_for(pr.repository)
+        if mode == "silent":
+            return None  # DESIGN.md: no writes to GitHub at all
+        lock = self.github.write_lock(installation_id)
+        mine = await posting.find_comments(gh, pr.repository, pr.number, self.bot_login)
+        if mode == "per-rule":
+            shown = {m.rule for _, m, _ in mine if m.kind == "rule" and m.rule}
+            for rule, verdict in per_rule_targets(evaluations, shown):
+                existing = posting.pick_rule(mine, rule.key)
+                body = render_rule_comment(
+                    pr.repository,
+                    pr.number,
+                    pr.head_sha,
+                    rule,
+                    verdict,
+                    handle=self.settings.handle,
+                    dashboard_url=None,
+                )
+                await posting.upsert_comment(gh, lock, pr.repository, pr.number, body, existing)
+            return None
+        existing = posting.pick(mine, lambda m: m.kind == "combined")
+        if existing is None and not should_post(evaluations, self.settings.post_when):
+            return None
+        body = render_combined(
+            pr.repository,
+            pr.number,
+            pr.head_sha,
+            evaluations,
+            handle=self.settings.handle,
+            dashboard_url=None,
+        )
+        posted = await posting.upsert_comment(gh, lock, pr.repository, pr.number, body, existing)
+        return posted.comment_id
+
+    # -- database (run in a thread) ---------------------------------------------------
+
+    def _record_evaluation(
+        self, installation_id: int, pr: Snapshot, evaluations: Evaluations, comment_id: int | None
+    ) -> None:
+        summary: dict[str, object] = {
+            "claims": [rule.key for rule, verdict in evaluations if verdict.is_claim],
+            "decisions": {rule.key: verdict.decision.value for rule, verdict in evaluations},
+        }
+        with Session(self.database) as session:
+            repo = records.repository(session, pr.repository, installation_id)
+            row = records.pull_request(session, repo, pr)
+            records.verdicts(session, row, pr.head_sha, evaluations)
+            records.show_revision(session, row, pr.head_sha, comment_id, summary, _now())
+            session.commit()
+
+    def _record_outcome(self, repo: str, pr: dict[str, Any], kind: str, actor: str) -> None:
+        with Session(self.database) as session:
+            row = records.find_pull_request(session, repo, int(pr["number"]))
+            if row is None:
+                return  # never evaluated: there is no claim for the outcome to settle
+            sha = str(pr.get("head", {}).get("sha") or "")
+            records.outcome(session, row, kind, sha, actor, _now())
+            session.commit()
+
+    def _record_repositories(self, names: list[str], installation_id: int) -> None:
+        with Session(self.database) as session:
+            for name in names:
+                records.repository(session, name, installation_id)
+            session.commit()
+
+
+def _installation(payload: dict[str, Any]) -> int:
+    return int((payload.get("installation") or {}).get("id") or 0)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

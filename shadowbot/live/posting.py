@@ -1,0 +1,90 @@
+"""Putting verdicts on screen: find the bot's comment again, then edit it or create it.
+
+The bot finds its comments by their hidden marker and by their author (its own login), so
+a restart, or a database lost, never leads to a duplicate comment. Writes of one
+installation are serialized, as GitHub asks of integrations to stay clear of secondary
+rate limits: https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#avoid-concurrent-requests
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gidgethub.abc import GitHubAPI
+
+from shadowbot.live.comments import Marker, parse_marker
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    comment_id: int
+    created: bool
+    changed: bool
+
+
+async def find_comments(
+    gh: GitHubAPI, repository: str, number: int, bot_login: str
+) -> list[tuple[int, Marker, str]]:
+    """The bot's own marked comments on the PR: (id, marker, body), oldest first."""
+    found = []
+    url = f"/repos/{repository}/issues/{number}/comments?per_page=100"
+    async for comment in gh.getiter(url):
+        if _login(comment) != bot_login:
+            continue  # a marker quoted by someone else is not the bot's comment
+        marker = parse_marker(comment.get("body") or "")
+        if marker is not None:
+            found.append((int(comment["id"]), marker, str(comment.get("body") or "")))
+    return found
+
+
+async def upsert_comment(
+    gh: GitHubAPI,
+    lock: asyncio.Lock,
+    repository: str,
+    number: int,
+    body: str,
+    existing: tuple[int, str] | None,
+) -> Posted:
+    """Edit ``existing`` (id, body) to ``body``, or create a comment; nothing if unchanged."""
+    async with lock:
+        if existing is not None:
+            comment_id, old_body = existing
+            if old_body == body:
+                return Posted(comment_id, created=False, changed=False)
+            await gh.patch(f"/repos/{repository}/issues/comments/{comment_id}", data={"body": body})
+            return Posted(comment_id, created=False, changed=True)
+        created = await gh.post(
+            f"/repos/{repository}/issues/{number}/comments", data={"body": body}
+        )
+        return Posted(int(created["id"]), created=True, changed=True)
+
+
+async def acknowledge(
+    gh: GitHubAPI, lock: asyncio.Lock, repository: str, comment_id: int, content: str = "eyes"
+) -> None:
+    """React to a command so its author sees it was read."""
+    async with lock:
+        await gh.post(
+            f"/repos/{repository}/issues/comments/{comment_id}/reactions",
+            data={"content": content},
+        )
+
+
+def pick(
+    comments: list[tuple[int, Marker, str]], wanted: Callable[[Marker], bool]
+) -> tuple[int, str] | None:
+    """The oldest of the bot's comments whose marker is ``wanted``."""
+    return next(((cid, body) for cid, marker, body in comments if wanted(marker)), None)
+
+
+def pick_rule(comments: list[tuple[int, Marker, str]], key: str) -> tuple[int, str] | None:
+    """The bot's ``per-rule`` comment for the rule ``key``."""
+    return pick(comments, lambda marker: marker.kind == "rule" and marker.rule == key)
+
+
+def _login(comment: dict[str, Any]) -> str:
+    user = comment.get("user") or {}
+    return str(user.get("login", ""))

@@ -1,0 +1,70 @@
+"""Live mode's resources, opened once per process and closed in reverse order."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from shadowbot.engine import Engine
+from shadowbot.errors import ConfigError
+from shadowbot.github import GitHubApp
+from shadowbot.live.pipeline import Pipeline
+from shadowbot.live.snapshot import LiveCache
+from shadowbot.resources import bundled_path
+from shadowbot.rules import load_rules
+from shadowbot.settings import Settings
+from shadowbot.storage import register_rules
+from shadowbot.web.app import DATABASE, METRICS, SETTINGS, create_app
+from shadowbot.worker import Handler
+
+log = logging.getLogger(__name__)
+
+PIPELINE = web.AppKey("pipeline", Pipeline)
+
+
+def check_live_settings(settings: Settings) -> tuple[int, str]:
+    """The app id and private key, or one error naming what is missing."""
+    if settings.app_id is None:
+        raise ConfigError("SHADOWBOT_APP_ID: required to talk to GitHub")
+    if settings.private_key is None:
+        raise ConfigError("SHADOWBOT_PRIVATE_KEY: required to talk to GitHub")
+    return settings.app_id, settings.private_key.reveal()
+
+
+@contextlib.asynccontextmanager
+async def live_handler(app: web.Application) -> AsyncIterator[Handler]:
+    settings = app[SETTINGS]
+    app_id, private_key = check_live_settings(settings)
+    rules = load_rules(settings.rules_dir or bundled_path("rules"))
+    register_rules(app[DATABASE], rules)
+    async with aiohttp.ClientSession() as session:
+        github = GitHubApp(
+            session,
+            base_url=settings.github_api_url,
+            app_id=app_id,
+            private_key=private_key,
+            metrics=app[METRICS],
+        )
+        slug = await github.slug()
+        with Engine(rules, settings.rule_timeout) as engine:
+            pipeline = Pipeline(
+                settings=settings,
+                database=app[DATABASE],
+                github=github,
+                engine=engine,
+                cache=LiveCache(),
+                metrics=app[METRICS],
+                bot_login=f"{slug}[bot]",
+            )
+            app[PIPELINE] = pipeline
+            log.info("serving as %s[bot] with %d rules", slug, len(rules))
+            yield pipeline.handle
+
+
+def create_live_app(settings: Settings) -> web.Application:
+    check_live_settings(settings)
+    return create_app(settings, live_handler)

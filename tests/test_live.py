@@ -1,0 +1,199 @@
+"""Live shadow mode end to end: the bot and the GitHub simulator over real HTTP, with
+signed webhooks, the real database and the bundled rules."""
+
+import asyncio
+import contextlib
+
+import aiohttp
+import pytest
+from aiohttp import web
+from sqlmodel import Session, select
+
+from shadowbot.github import GitHubApp, WriteRefused
+from shadowbot.live.comments import parse_marker
+from shadowbot.live.service import create_live_app
+from shadowbot.metrics import Metrics
+from shadowbot.settings import load_settings
+from shadowbot.simulator import Simulator
+from shadowbot.storage import NoteRow, PullRequestRow, VerdictRow
+from shadowbot.web.app import DATABASE, WORKER
+
+SECRET = "live-secret"
+PACKAGE = "pkgs/by-name/he/hello/package.nix"
+
+
+class Bot:
+    def __init__(self, sim, runner):
+        self.sim = sim
+        self.runner = runner
+        self.app = runner.app
+
+    async def quiet(self):
+        """Wait until the simulator has delivered everything and the bot processed it,
+        including the webhooks its own writes cause."""
+        for _ in range(20):
+            await self.sim.settle()
+            await asyncio.sleep(0.05)
+            await asyncio.wait_for(self.app[WORKER].idle.wait(), 10)
+            before = len(self.sim.deliveries)
+            await self.sim.settle()
+            if len(self.sim.deliveries) == before and self.app[WORKER].idle.is_set():
+                return
+        raise AssertionError("the bot never went quiet")
+
+    def session(self):
+        return Session(self.app[DATABASE])
+
+    def bot_comments(self, number):
+        return [
+            c for c in self.sim.comments(self.sim.repo, number) if c.user.login == "shadowbot[bot]"
+        ]
+
+
+@contextlib.asynccontextmanager
+async def running_bot(sim, tmp_path, **env):
+    settings = load_settings(
+        {
+            "SHADOWBOT_WEBHOOK_SECRET": SECRET,
+            "SHADOWBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'live.db'}",
+            "SHADOWBOT_APP_ID": str(sim.app_id),
+            "SHADOWBOT_PRIVATE_KEY": sim.private_key_pem,
+            "SHADOWBOT_GITHUB_API_URL": sim.url,
+            **env,
+        }
+    )
+    runner = web.AppRunner(create_live_app(settings))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    sim.webhook_url = f"http://{host}:{port}/webhook"
+    try:
+        yield Bot(sim, runner)
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def sim():
+    async with Simulator.running(webhook_secret=SECRET) as simulator:
+        simulator.add_user("alice", "write")
+        simulator.add_user("carol", "write")
+        simulator.add_user("dave", "read")
+        simulator.set_codeowners(simulator.repo, f"/{PACKAGE} @alice\n")
+        yield simulator
+
+
+async def writer_pair_claim(sim):
+    """A writer's PR, green, approved by another writer: `writer-pair` claims merge."""
+    number = await sim.open_pr(sim.repo, "alice", "hello: fix the build", files=[PACKAGE])
+    await sim.add_check(sim.repo, number, "build")
+    await sim.review(sim.repo, number, "carol", "APPROVED")
+    return number
+
+
+async def test_a_claim_gets_one_verdict_comment_and_a_push_edits_it(sim, tmp_path):
+    async with running_bot(sim, tmp_path) as bot:
+        number = await writer_pair_claim(sim)
+        await bot.quiet()
+        (comment,) = bot.bot_comments(number)
+        first_head = sim.pull(sim.repo, number).head_sha
+        marker = parse_marker(comment.body)
+        assert marker is not None and marker.head_sha == first_head
+        assert marker.claims == ("any-approval@1", "writer-pair@1")
+        assert "writer-pair" in comment.body and "approved by 1 writer(s)" in comment.body
+        assert "nothing will be merged" in comment.body.lower()
+
+        await sim.push(sim.repo, number, files=[PACKAGE])
+        await bot.quiet()
+        (edited,) = bot.bot_comments(number)
+        new_head = sim.pull(sim.repo, number).head_sha
+        assert edited.id == comment.id
+        assert parse_marker(edited.body).head_sha == new_head
+        assert parse_marker(edited.body).claims == ()  # the approval was on the old head
+        with bot.session() as session:
+            heads = {row.head_sha for row in session.exec(select(VerdictRow))}
+            pr = session.exec(select(PullRequestRow)).one()
+        assert heads == {first_head, new_head} and pr.head_sha == new_head
+
+
+async def test_no_comment_before_any_rule_claims(sim, tmp_path):
+    async with running_bot(sim, tmp_path) as bot:
+        number = await sim.open_pr(sim.repo, "dave", "hello: please merge", files=[PACKAGE])
+        await bot.quiet()
+        assert bot.bot_comments(number) == []
+        with bot.session() as session:
+            assert session.exec(select(VerdictRow)).all()  # evaluated and stored all the same
+
+
+async def test_a_redelivery_posts_nothing_twice(sim, tmp_path):
+    async with running_bot(sim, tmp_path) as bot:
+        number = await writer_pair_claim(sim)
+        await bot.quiet()
+        writes = len(sim.writes)
+        for delivery in list(sim.deliveries):
+            await sim.redeliver(delivery.guid)
+        await bot.quiet()
+        assert len(bot.bot_comments(number)) == 1
+        assert len(sim.writes) == writes
+
+
+async def test_silent_mode_writes_nothing_to_github(sim, tmp_path):
+    async with running_bot(sim, tmp_path, SHADOWBOT_POSTING_MODE="silent") as bot:
+        number = await writer_pair_claim(sim)
+        await sim.comment(sim.repo, number, "dave", "@shadowbot note looks fine")
+        await bot.quiet()
+        # Only the app's token exchange: no comment, no reaction, nothing on the repository.
+        assert {w.path for w in sim.writes} == {
+            f"/app/installations/{sim.installation_id}/access_tokens"
+        }
+        with bot.session() as session:
+            assert [n.body for n in session.exec(select(NoteRow))] == ["looks fine"]
+            assert session.exec(select(VerdictRow)).all()
+
+
+async def test_a_note_is_stored_and_follows_its_comment(sim, tmp_path):
+    async with running_bot(sim, tmp_path) as bot:
+        number = await sim.open_pr(sim.repo, "dave", "hello: update", files=[PACKAGE])
+        comment = await sim.comment(sim.repo, number, "dave", "@shadowbot note the tests are flaky")
+        await bot.quiet()
+        with bot.session() as session:
+            (note,) = session.exec(select(NoteRow)).all()
+            assert (note.body, note.author_login, note.deleted_at) == (
+                "the tests are flaky",
+                "dave",
+                None,
+            )
+        await sim.edit_comment(comment, "@shadowbot note the tests pass now")
+        await bot.quiet()
+        with bot.session() as session:
+            assert session.exec(select(NoteRow)).one().body == "the tests pass now"
+        await sim.delete_comment(comment)
+        await bot.quiet()
+        with bot.session() as session:
+            assert session.exec(select(NoteRow)).one().deleted_at is not None
+        # The command was acknowledged with a reaction.
+        reactions = [w for w in sim.writes if w.path.endswith("/reactions")]
+        assert len(reactions) == 1
+
+
+async def test_the_write_guard_refuses_a_merge_before_sending_it(sim):
+    async with aiohttp.ClientSession() as session:
+        github = GitHubApp(
+            session,
+            base_url=sim.url,
+            app_id=sim.app_id,
+            private_key=sim.private_key_pem,
+            metrics=Metrics(),
+        )
+        gh = await github.installation(sim.installation_id)
+        number = await sim.open_pr(sim.repo, "alice", "hello: 1 -> 2", files=[PACKAGE])
+        before = len(sim.writes)
+        with pytest.raises(WriteRefused, match="refused PUT"):
+            await gh.put(f"/repos/{sim.repo}/pulls/{number}/merge", data={})
+        with pytest.raises(WriteRefused):
+            await gh.post(f"/repos/{sim.repo}/pulls/{number}/reviews", data={"event": "APPROVE"})
+        with pytest.raises(WriteRefused):
+            await gh.patch(f"/repos/{sim.repo}/pulls/{number}", data={"state": "closed"})
+        assert len(sim.writes) == before  # nothing reached GitHub
+        assert not sim.pull(sim.repo, number).merged
