@@ -71,6 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_environment_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    demo = commands.add_parser(
+        "demo", help="watch shadowbot work on a simulated GitHub, on this machine"
+    )
+    demo.add_argument(
+        "--database",
+        type=Path,
+        default=Path("shadowbot-demo.db"),
+        help="the demo's SQLite file, made anew (default shadowbot-demo.db)",
+    )
+    demo.add_argument("--port", type=int, default=0, help="the simulated GitHub's port")
+    demo.add_argument(
+        "--keep-running", action="store_true", help="keep serving after the story, to browse"
+    )
     return parser
 
 
@@ -166,7 +179,21 @@ def run_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def run_demo(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from shadowbot.demo import run_demo as play_demo
+
+    database: Path = args.database.resolve()
+    for leftover in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        leftover.unlink(missing_ok=True)
+    logging.getLogger().setLevel(logging.WARNING)  # the story is the output
+    asyncio.run(play_demo(settings, database, args.port, args.keep_running, print))
+    return 0
+
+
 COMMANDS = {
+    "demo": run_demo,
     "rules": run_rules,
     "backtest": run_backtest,
     "migrate": run_migrate,
