@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from shadowbot.background import Background
 from shadowbot.storage import DeliveryRow, utcnow
 
 log = logging.getLogger(__name__)
@@ -59,15 +60,16 @@ class Delivery:
     payload: str
 
 
-class DeliveryStore:
+class DeliveryStore(Background):
     """Stores deliveries in batches; ``await add(...)`` returns once it is committed."""
+
+    task_name = "delivery-store"
 
     def __init__(self, engine: Engine, max_batch: int = 256) -> None:
         self._engine = engine
         self._max_batch = max_batch
         self._queue: list[tuple[Delivery, asyncio.Future[bool]]] = []
         self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self.stored = asyncio.Event()  # set whenever new deliveries were committed
 
     async def add(self, delivery: Delivery) -> bool:
@@ -77,16 +79,7 @@ class DeliveryStore:
         self._wakeup.set()
         return await future
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="delivery-store")
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _run(self) -> None:
+    async def run(self) -> None:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from shadowbot.background import Background
 from shadowbot.metrics import Metrics
 from shadowbot.storage import DeliveryRow, utcnow
 
@@ -23,7 +24,9 @@ log = logging.getLogger(__name__)
 Handler = Callable[[DeliveryRow], Awaitable[None]]
 
 
-class Worker:
+class Worker(Background):
+    task_name = "delivery-worker"
+
     def __init__(
         self, engine: Engine, handler: Handler, wakeup: asyncio.Event, metrics: Metrics
     ) -> None:
@@ -31,19 +34,9 @@ class Worker:
         self._handler = handler
         self._wakeup = wakeup
         self._metrics = metrics
-        self._task: asyncio.Task[None] | None = None
         self.idle = asyncio.Event()  # set while nothing is left to process
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="delivery-worker")
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _run(self) -> None:
+    async def run(self) -> None:
         while True:
             self._wakeup.clear()  # before looking, so a store during the look is not missed
             pending = await asyncio.to_thread(self._pending)
