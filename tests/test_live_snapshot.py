@@ -9,7 +9,7 @@ from datetime import timedelta
 import aiohttp
 import pytest
 
-import shadowbot.live.snapshot as live
+import shadowbot.live.cache as live_cache
 from shadowbot.checks import approved_by_code_owners, approved_by_writers, checks_green
 from shadowbot.github import GitHubClient
 from shadowbot.live.snapshot import LiveCache, RequestTally, fetch_snapshot
@@ -261,13 +261,13 @@ async def test_an_unchanged_pull_request_costs_304s_and_no_permission_reads(
     await sim.review(REPO, number, "bob", "APPROVED")
     await sim.add_check(REPO, number, "build")
     parses = []
-    parse = live.parse_codeowners
+    parse = live_cache.parse_codeowners
 
     def counted_parse(text):
         parses.append(text)
         return parse(text)
 
-    monkeypatch.setattr(live, "parse_codeowners", counted_parse)
+    monkeypatch.setattr(live_cache, "parse_codeowners", counted_parse)
     await fetch_snapshot(gh, REPO, number, cache)
 
     start = len(sim.requests)

@@ -14,7 +14,7 @@ from sqlmodel import Session
 from shadowbot.live import posting, records
 from shadowbot.live.commands import Command, is_ignored_author, parse_commands
 from shadowbot.live.comments import render_help, render_unknown_command
-from shadowbot.live.snapshot import permission_of
+from shadowbot.live.owners import permission_of
 from shadowbot.snapshot import WRITE_PERMISSIONS
 
 if TYPE_CHECKING:

@@ -21,6 +21,7 @@ from sqlmodel import Session
 from shadowbot.engine import Engine
 from shadowbot.github import GitHubApp
 from shadowbot.live import posting, records
+from shadowbot.live.cache import LiveCache
 from shadowbot.live.commands_handler import CommandHandler
 from shadowbot.live.comments import (
     per_rule_targets,
@@ -28,7 +29,7 @@ from shadowbot.live.comments import (
     render_rule_comment,
     should_post,
 )
-from shadowbot.live.snapshot import LiveCache, fetch_snapshot
+from shadowbot.live.snapshot import fetch_snapshot
 from shadowbot.metrics import Metrics
 from shadowbot.rules import Rule
 from shadowbot.settings import Settings

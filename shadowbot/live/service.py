@@ -12,8 +12,8 @@ from aiohttp import web
 from shadowbot.engine import Engine
 from shadowbot.errors import ConfigError
 from shadowbot.github import GitHubApp
+from shadowbot.live.cache import LiveCache
 from shadowbot.live.pipeline import Pipeline
-from shadowbot.live.snapshot import LiveCache
 from shadowbot.resources import bundled_path
 from shadowbot.rules import load_rules
 from shadowbot.settings import Settings
