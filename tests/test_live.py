@@ -197,3 +197,23 @@ async def test_the_write_guard_refuses_a_merge_before_sending_it(sim):
             await gh.patch(f"/repos/{sim.repo}/pulls/{number}", data={"state": "closed"})
         assert len(sim.writes) == before  # nothing reached GitHub
         assert not sim.pull(sim.repo, number).merged
+
+
+async def test_a_token_github_stopped_accepting_is_renewed_once(sim):
+    async with aiohttp.ClientSession() as session:
+        github = GitHubApp(
+            session,
+            base_url=sim.url,
+            app_id=sim.app_id,
+            private_key=sim.private_key_pem,
+            metrics=Metrics(),
+        )
+        gh = await github.installation(sim.installation_id)
+        await gh.getitem(f"/repos/{sim.repo}")
+        sim.expire_tokens()
+        assert (await gh.getitem(f"/repos/{sim.repo}"))["full_name"] == sim.repo
+        exchanges = [w for w in sim.writes if w.path.endswith("/access_tokens")]
+        assert len(exchanges) == 2  # the first token, and one renewal
+        again = await github.installation(sim.installation_id)
+        await again.getitem(f"/repos/{sim.repo}")
+        assert len([w for w in sim.writes if w.path.endswith("/access_tokens")]) == 2

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from datetime import datetime
 from typing import Any
 
@@ -64,8 +64,10 @@ class GitHubClient(abc.GitHubAPI):
         oauth_token: str | None = None,
         cache: MutableMapping[str, Any] | None = None,
         timeout: float = 30.0,
+        renew_token: Callable[[], Awaitable[str]] | None = None,
     ) -> None:
         super().__init__("shadowbot", oauth_token=oauth_token, cache=cache, base_url=base_url)
+        self._renew_token = renew_token
         self._session = session
         self._metrics = metrics
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -74,6 +76,18 @@ class GitHubClient(abc.GitHubAPI):
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
     ) -> tuple[int, Mapping[str, str], bytes]:
         check_request(method, url, self.base_url)  # before anything is sent
+        status, response_headers, content = await self._send(method, url, headers, body)
+        if status == 401 and self._renew_token is not None and self.oauth_token:
+            # An installation token can be revoked or expire before its stated time; one
+            # new token and one more try, then the 401 is the caller's to see.
+            self.oauth_token = await self._renew_token()
+            headers = {**headers, "authorization": f"token {self.oauth_token}"}
+            status, response_headers, content = await self._send(method, url, headers, body)
+        return status, response_headers, content
+
+    async def _send(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, Mapping[str, str], bytes]:
         try:
             async with self._session.request(
                 method, url, headers=headers, data=body, timeout=self._timeout
@@ -170,24 +184,38 @@ class GitHubApp:
         #: Writes are serialized per installation (GitHub's secondary-limit guidance).
         self.write_locks: dict[int, asyncio.Lock] = {}
 
-    def client(self, token: str | None = None, installation_id: int = 0) -> GitHubClient:
+    def client(
+        self,
+        token: str | None = None,
+        installation_id: int = 0,
+        renew_token: Callable[[], Awaitable[str]] | None = None,
+    ) -> GitHubClient:
         return GitHubClient(
             self._session,
             base_url=self._base_url,
             metrics=self._metrics,
             oauth_token=token,
             cache=self._caches.setdefault(installation_id, BoundedCache()),
+            renew_token=renew_token,
         )
 
     async def installation(self, installation_id: int) -> GitHubClient:
         """A client authenticated as the installation, its token reused while valid."""
+
+        async def renew() -> str:
+            self.forget_token(installation_id)
+            return await self._token(installation_id)
+
+        return self.client(await self._token(installation_id), installation_id, renew)
+
+    async def _token(self, installation_id: int) -> str:
         lock = self._locks.setdefault(installation_id, asyncio.Lock())
         async with lock:
             cached = self._tokens.get(installation_id)
             if cached is None or cached[1] - TOKEN_MARGIN <= time.time():
                 cached = await self._new_token(installation_id)
                 self._tokens[installation_id] = cached
-        return self.client(cached[0], installation_id)
+        return cached[0]
 
     async def slug(self) -> str:
         """The app's slug: its comments are authored by ``<slug>[bot]``."""
