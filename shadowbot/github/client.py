@@ -147,18 +147,24 @@ def retry_delay(
     if status in (403, 429):
         retry_after = headers.get("retry-after", "")
         if retry_after.isdigit():
-            return min(float(retry_after), MAX_WAIT)
+            return _within_budget(float(retry_after))
         if headers.get("x-ratelimit-remaining") == "0":
             reset = headers.get("x-ratelimit-reset", "")
             if reset.isdigit():
                 clock = time.time() if now is None else now
-                return min(max(float(reset) - clock, 1.0), MAX_WAIT)
+                return _within_budget(max(float(reset) - clock, 1.0))
         if status == 429 or "rate limit" in message.lower():
             return min(60.0 * 2.0 ** (attempt - 1), MAX_WAIT)
         return None
     if status >= 500 and method.upper() in READ_METHODS:
         return 2.0 ** (attempt - 1)
     return None
+
+
+def _within_budget(wait: float) -> float | None:
+    """``wait`` if the bot can afford it; else give up rather than retry early, which
+    GitHub warns can get an integration banned."""
+    return wait if wait <= MAX_WAIT else None
 
 
 class GitHubApp:

@@ -28,27 +28,31 @@ class WriteRefused(ShadowbotError):
 
 
 def check_request(method: str, url: str, base_url: str) -> None:
-    """Raise :class:`WriteRefused` unless ``method url`` is a read or an allowed write."""
+    """Raise :class:`WriteRefused` unless ``method url`` is a read or an allowed write,
+    below the API base: the installation token never goes to another host, even when a
+    ``Link`` header points there."""
     method = method.upper()
+    segments = _segments_below(url, base_url)
+    if segments is None or any(p in (".", "..") for p in segments):
+        raise WriteRefused(f"refused {method} {url}: not below the API at {base_url}")
     if method in READ_METHODS:
         return
-    path = _path_below(url, base_url)
-    for allowed_method, pattern, _ in ALLOWED_WRITES:
-        if method == allowed_method and pattern.fullmatch(path):
-            return
+    path = "/" + "/".join(segments)
+    # The allowed writes name plain numbers and names: an escape could dress up another
+    # endpoint once the server decodes it.
+    if "%" not in path:
+        for allowed_method, pattern, _ in ALLOWED_WRITES:
+            if method == allowed_method and pattern.fullmatch(path):
+                return
     raise WriteRefused(f"refused {method} {path}: shadowbot only writes its own comments")
 
 
-def _path_below(url: str, base_url: str) -> str:
-    """The API path of ``url``; a URL outside the API base is never a known write."""
-    base = urlsplit(base_url)
-    target = urlsplit(url)
+def _segments_below(url: str, base_url: str) -> list[str] | None:
+    """The path segments of ``url`` below the API base, or None if it is elsewhere."""
+    base, target = urlsplit(base_url), urlsplit(url)
     prefix = base.path.rstrip("/")
     if (target.scheme, target.netloc) != (base.scheme, base.netloc) or not (
         target.path == prefix or target.path.startswith(prefix + "/")
     ):
-        return url
-    segments = [p for p in target.path[len(prefix) :].split("/") if p]
-    if any(p in (".", "..") or "%" in p for p in segments):
-        return url  # dot segments or escapes could dress up another endpoint: never allowed
-    return "/" + "/".join(segments)
+        return None
+    return [p for p in target.path[len(prefix) :].split("/") if p]

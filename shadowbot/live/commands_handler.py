@@ -48,8 +48,10 @@ class CommandHandler:
             self._record_note, repo, issue, installation, comment, login, "\n\n".join(notes)
         )
         if action == "created" and commands:
+            author = str((issue.get("user") or {}).get("login", ""))
+            number, comment_id = int(issue["number"]), int(comment["id"])
             await self._run(
-                repo, int(issue["number"]), installation, int(comment["id"]), login, commands
+                repo, number, installation, comment_id, login, commands, login == author
             )
 
     async def _run(
@@ -60,13 +62,19 @@ class CommandHandler:
         comment_id: int,
         login: str,
         commands: list[Command],
+        is_author: bool,
     ) -> None:
         silent = self.p.settings.posting_mode_for(repo) == "silent"
         gh = await self.p.github.installation(installation)
         lock = self.p.github.write_lock(installation)
         handle = self.p.settings.handle
         for command in commands:
-            if command.kind == "recheck" and await self._is_merger(gh, repo, login):
+            # DESIGN.md: a PR's author never counts as a merger for that PR.
+            if (
+                command.kind == "recheck"
+                and not is_author
+                and await self._is_merger(gh, repo, login)
+            ):
                 await self.p.reevaluate(installation, repo, number)
             elif silent:
                 continue  # DESIGN.md: silent mode writes nothing to GitHub

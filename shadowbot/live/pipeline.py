@@ -90,11 +90,21 @@ class Pipeline:
         await self.reevaluate(_installation(payload), repo, int(payload["pull_request"]["number"]))
 
     async def on_check(self, action: str | None, payload: dict[str, Any]) -> None:
-        item = payload.get("check_run") or payload.get("check_suite") or {}
-        repo = payload["repository"]["full_name"]
-        # GitHub lists the PRs of a check only when they come from the same repository.
-        numbers = [int(p["number"]) for p in item.get("pull_requests") or []]
-        await self._reevaluate_head(payload, repo, str(item.get("head_sha", "")), numbers)
+        suite = payload.get("check_suite")
+        if suite is not None and suite.get("latest_check_runs_count"):
+            return  # each of its check runs sent its own completed event already
+        item = payload.get("check_run") or suite or {}
+        repo, sha = payload["repository"]["full_name"], str(item.get("head_sha", ""))
+        # GitHub lists the PRs of a check only when they come from the same repository,
+        # and matches them by head branch too: a late check on a commit the branch has
+        # moved past still names the PR, whose verdicts it cannot change.
+        # https://docs.github.com/en/rest/checks/runs#get-a-check-run
+        numbers = [
+            int(p["number"])
+            for p in item.get("pull_requests") or []
+            if (p.get("head") or {}).get("sha", sha) == sha
+        ]
+        await self._reevaluate_head(payload, repo, sha, numbers)
 
     async def on_status(self, action: str | None, payload: dict[str, Any]) -> None:
         repo = payload["repository"]["full_name"]
