@@ -5,41 +5,31 @@ users), ``running_bot`` to start ``shadowbot serve``'s app on a free port agains
 waits with ``Bot.quiet()`` until every delivery has been processed.
 """
 
-import asyncio
 import contextlib
 
 import pytest
-from aiohttp import web
 from sqlmodel import Session, select
 
-from shadowbot.live.service import create_live_app
+from shadowbot.demo import running_bot as serving
+from shadowbot.demo import wait_quiet
 from shadowbot.settings import load_settings
 from shadowbot.simulator import Simulator
 from shadowbot.storage import DeliveryRow
-from shadowbot.web.app import DATABASE, WORKER
+from shadowbot.web.app import DATABASE
 
 SECRET = "live-secret"
 PACKAGE = "pkgs/by-name/he/hello/package.nix"
 
 
 class Bot:
-    def __init__(self, sim, runner):
+    def __init__(self, sim, app):
         self.sim = sim
-        self.runner = runner
-        self.app = runner.app
+        self.app = app
 
     async def quiet(self):
         """Wait until the simulator has delivered everything and the bot processed it,
         including the webhooks its own writes cause."""
-        for _ in range(20):
-            await self.sim.settle()
-            await asyncio.sleep(0.05)
-            await asyncio.wait_for(self.app[WORKER].idle.wait(), 10)
-            before = len(self.sim.deliveries)
-            await self.sim.settle()
-            if len(self.sim.deliveries) == before and self.app[WORKER].idle.is_set():
-                return
-        raise AssertionError("the bot never went quiet")
+        await wait_quiet(self.sim, self.app, timeout=20)
 
     def session(self):
         return Session(self.app[DATABASE])
@@ -68,16 +58,8 @@ async def running_bot(sim, tmp_path, **env):
             **env,
         }
     )
-    runner = web.AppRunner(create_live_app(settings))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    sim.webhook_url = f"http://{host}:{port}/webhook"
-    try:
-        yield Bot(sim, runner)
-    finally:
-        await runner.cleanup()
+    async with serving(settings, sim) as app:
+        yield Bot(sim, app)
 
 
 @pytest.fixture(name="sim")
