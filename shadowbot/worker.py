@@ -3,25 +3,34 @@
 One worker processes every delivery in the order it was stored, so deliveries of the same
 pull request are handled in order. Deliveries left unprocessed by a crash are picked up
 at the next start, because "processed" is only recorded after the handler finished.
+A delivery that failed because GitHub could not be reached or was rate limiting is tried
+again later, a few times, before it is recorded as failed: GitHub sends no event again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
 import sqlalchemy as sa
+from gidgethub import GitHubBroken, RateLimitExceeded
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from shadowbot.background import Background
+from shadowbot.github.client import GitHubUnavailable
 from shadowbot.metrics import Metrics
 from shadowbot.storage import DeliveryRow, utcnow
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[DeliveryRow], Awaitable[None]]
+#: Errors worth another try later: GitHub unreachable, failing or rate limiting.
+TRANSIENT: tuple[type[Exception], ...] = (GitHubUnavailable, GitHubBroken, RateLimitExceeded)
+#: Seconds before each further try of a delivery that failed transiently.
+RETRY_DELAYS: tuple[float, ...] = (5.0, 30.0, 120.0)
 
 
 class Worker(Background):
@@ -34,15 +43,22 @@ class Worker(Background):
         self._handler = handler
         self._wakeup = wakeup
         self._metrics = metrics
-        self.idle = asyncio.Event()  # set while nothing is left to process
+        self.idle = asyncio.Event()  # set while nothing is left to process now
+        self._attempts: dict[int, int] = {}
+        self._retry_at: dict[int, float] = {}
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             self._wakeup.clear()  # before looking, so a store during the look is not missed
-            pending = await asyncio.to_thread(self._pending)
+            deferred = {i for i, at in self._retry_at.items() if at > loop.time()}
+            pending = await asyncio.to_thread(self._pending, deferred)
             if not pending:
                 self.idle.set()
-                await self._wakeup.wait()
+                due = min((self._retry_at[i] for i in deferred), default=None)
+                timeout = None if due is None else max(due - loop.time(), 0.0)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), timeout)
                 continue
             self.idle.clear()
             for delivery in pending:
@@ -56,17 +72,47 @@ class Worker(Background):
             self._metrics.inc("shadowbot_deliveries_processed_total", event=delivery.event)
         except asyncio.CancelledError:
             raise  # shutting down: left unprocessed, picked up at the next start
+        except TRANSIENT as exc:
+            if self._defer(delivery, exc):
+                return
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+            self._metrics.inc("shadowbot_errors_total", where="github")
         except Exception as exc:  # one bad delivery must not stop the others
             log.exception("processing a delivery failed", extra=context)
             error = f"{type(exc).__name__}: {exc}"[:2000]
             self._metrics.inc("shadowbot_errors_total", where="worker")
+        self._attempts.pop(delivery.id or 0, None)
+        self._retry_at.pop(delivery.id or 0, None)
         await asyncio.to_thread(self._mark_processed, delivery.id, error)
 
-    def _pending(self, limit: int = 100) -> list[DeliveryRow]:
+    def _defer(self, delivery: DeliveryRow, exc: Exception) -> bool:
+        """Schedule another try of ``delivery``; False once its tries are used up."""
+        assert delivery.id is not None
+        attempt = self._attempts.get(delivery.id, 0)
+        if attempt >= len(RETRY_DELAYS):
+            self._attempts.pop(delivery.id, None)
+            self._retry_at.pop(delivery.id, None)
+            return False
+        self._attempts[delivery.id] = attempt + 1
+        delay = RETRY_DELAYS[attempt]
+        self._retry_at[delivery.id] = asyncio.get_running_loop().time() + delay
+        log.warning(
+            "GitHub failed (%s); trying the delivery again in %.0f s",
+            type(exc).__name__,
+            delay,
+            extra={"delivery": delivery.delivery_id},
+        )
+        self._metrics.inc("shadowbot_delivery_retries_total")
+        return True
+
+    def _pending(self, deferred: set[int], limit: int = 100) -> list[DeliveryRow]:
         with Session(self._engine) as session:
             query = (
                 select(DeliveryRow)
-                .where(col(DeliveryRow.processed_at).is_(None))
+                .where(
+                    col(DeliveryRow.processed_at).is_(None),
+                    col(DeliveryRow.id).not_in(deferred),
+                )
                 .order_by(col(DeliveryRow.id))
                 .limit(limit)
             )

@@ -7,9 +7,13 @@ import json
 
 import pytest
 from aiohttp import ClientSession, web
+from sqlmodel import Session, select
 
+from shadowbot import worker
+from shadowbot.github.client import GitHubUnavailable
 from shadowbot.settings import load_settings
 from shadowbot.simulator import Simulator
+from shadowbot.storage import DeliveryRow, create_db_engine
 from shadowbot.web.app import WORKER, create_app
 from shadowbot.web.signature import sign
 
@@ -150,3 +154,63 @@ async def test_health_and_metrics(tmp_path, sim):
     assert 'shadowbot_deliveries_total{outcome="stored"} 1' in text
     assert 'shadowbot_deliveries_total{outcome="bad_signature"} 1' in text
     assert "# TYPE shadowbot_deliveries_total counter" in text
+
+
+class Flaky(Recorder):
+    """A handler whose GitHub is down for the first ``failures`` tries."""
+
+    def __init__(self, failures):
+        super().__init__()
+        self.failures = failures
+        self.tries = 0
+
+    @contextlib.asynccontextmanager
+    async def factory(self, app):
+        async def handle(delivery):
+            self.tries += 1
+            if self.tries <= self.failures:
+                raise GitHubUnavailable("GET /repos/acme/widgets: ServerDisconnectedError")
+            self.seen.append(delivery.delivery_id)
+
+        yield handle
+
+
+def stored_errors(tmp_path):
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+    try:
+        with Session(engine) as session:
+            return [
+                (row.processed_at is not None, row.error)
+                for row in session.exec(select(DeliveryRow))
+            ]
+    finally:
+        engine.dispose()
+
+
+async def test_a_delivery_github_failed_is_tried_again(tmp_path, sim, monkeypatch):
+    monkeypatch.setattr(worker, "RETRY_DELAYS", (0.05, 0.05, 0.05))
+    flaky = Flaky(failures=2)
+    async with bot(tmp_path, flaky) as (url, app):
+        sim.webhook_url = f"{url}/webhook"
+        delivery = await sim.ping()
+        for _ in range(50):
+            await asyncio.sleep(0.05)
+            if flaky.seen:
+                break
+    assert (flaky.tries, flaky.seen) == (3, [delivery.guid])
+    assert stored_errors(tmp_path) == [(True, None)]
+
+
+async def test_a_delivery_is_recorded_failed_once_its_tries_are_used_up(tmp_path, sim, monkeypatch):
+    monkeypatch.setattr(worker, "RETRY_DELAYS", (0.05, 0.05))
+    flaky = Flaky(failures=100)
+    async with bot(tmp_path, flaky) as (url, app):
+        sim.webhook_url = f"{url}/webhook"
+        await sim.ping()
+        for _ in range(50):
+            await asyncio.sleep(0.05)
+            if stored_errors(tmp_path)[0][0]:
+                break
+    assert flaky.tries == 3
+    ((processed, error),) = stored_errors(tmp_path)
+    assert processed and error.startswith("GitHubUnavailable")

@@ -196,6 +196,12 @@ async def test_installation_events_record_the_repositories(sim, tmp_path):
         with bot.session() as session:
             repos = {r.full_name: r.installation_id for r in session.exec(select(RepositoryRow))}
         assert repos == {"acme/widgets": sim.installation_id, "acme/gadgets": sim.installation_id}
+        await sim.remove_repo("acme/gadgets")
+        await bot.quiet()
+        with bot.session() as session:
+            repos = {r.full_name: r.installation_id for r in session.exec(select(RepositoryRow))}
+        # The repository the app left keeps its records, without the installation.
+        assert repos == {"acme/widgets": sim.installation_id, "acme/gadgets": None}
 
 
 # -- finding its comment again ---------------------------------------------------------

@@ -112,9 +112,15 @@ class Pipeline:
 
     async def on_installation(self, action: str | None, payload: dict[str, Any]) -> None:
         installation = _installation(payload)
+        gone = action in ("deleted", "suspend")
         names = [r["full_name"] for r in payload.get("repositories") or []]
-        names += [r["full_name"] for r in payload.get("repositories_added") or []]
-        await asyncio.to_thread(self._record_repositories, names, installation)
+        added = [r["full_name"] for r in payload.get("repositories_added") or []]
+        removed = [r["full_name"] for r in payload.get("repositories_removed") or []]
+        # A repository the app left keeps its records (the evidence), without installation.
+        await asyncio.to_thread(
+            self._record_repositories, [] if gone else names + added, installation
+        )
+        await asyncio.to_thread(self._record_repositories, names if gone else removed, None)
 
     async def _reevaluate_head(
         self, payload: dict[str, Any], repo: str, sha: str, numbers: list[int]
@@ -204,10 +210,10 @@ class Pipeline:
             records.outcome(session, row, kind, sha, actor, _now())
             session.commit()
 
-    def _record_repositories(self, names: list[str], installation_id: int) -> None:
+    def _record_repositories(self, names: list[str], installation_id: int | None) -> None:
         with Session(self.database) as session:
             for name in names:
-                records.repository(session, name, installation_id)
+                records.repository(session, name, installation_id, detach=installation_id is None)
             session.commit()
 
 

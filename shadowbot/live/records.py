@@ -37,13 +37,16 @@ def _id(row: _HasId) -> int:
     return row.id
 
 
-def repository(session: Session, full_name: str, installation_id: int | None) -> RepositoryRow:
+def repository(
+    session: Session, full_name: str, installation_id: int | None, detach: bool = False
+) -> RepositoryRow:
+    """The repository's row, created if new; ``detach`` records that the app left it."""
     row = session.exec(
         select(RepositoryRow).where(RepositoryRow.full_name == full_name)
     ).one_or_none()
     if row is None:
         row = RepositoryRow(full_name=full_name, installation_id=installation_id)
-    elif installation_id is not None:
+    elif installation_id is not None or detach:
         row.installation_id = installation_id
     session.add(row)
     session.flush()
