@@ -71,10 +71,13 @@ class DeliveryStore(Background):
         self._queue: list[tuple[Delivery, asyncio.Future[bool]]] = []
         self._wakeup = asyncio.Event()
         self.stored = asyncio.Event()  # set whenever new deliveries were committed
+        self.last_received = 0.0  # loop time of the latest delivery received
 
     async def add(self, delivery: Delivery) -> bool:
         """Store ``delivery``; ``False`` if it was stored before (a redelivery)."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self.last_received = loop.time()
+        future: asyncio.Future[bool] = loop.create_future()
         self._queue.append((delivery, future))
         self._wakeup.set()
         return await future

@@ -27,20 +27,35 @@ from shadowbot.storage import DeliveryRow, utcnow
 log = logging.getLogger(__name__)
 
 Handler = Callable[[DeliveryRow], Awaitable[None]]
+#: What a delivery would make the bot redo, if that is all it does (e.g. "evaluate PR 7
+#: of o/r"); two deliveries with the same key have the same effect once both are seen.
+CoalesceKey = Callable[[DeliveryRow], str | None]
 #: Errors worth another try later: GitHub unreachable, failing or rate limiting.
 TRANSIENT: tuple[type[Exception], ...] = (GitHubUnavailable, GitHubBroken, RateLimitExceeded)
 #: Seconds before each further try of a delivery that failed transiently.
 RETRY_DELAYS: tuple[float, ...] = (5.0, 30.0, 120.0)
+#: Under a burst of deliveries the worker waits for a pause this long before it works...
+QUIET = 0.05
+#: ...but never longer than this: processing is deferred, never starved.
+MAX_DEFER = 2.0
 
 
 class Worker(Background):
     task_name = "delivery-worker"
 
     def __init__(
-        self, engine: Engine, handler: Handler, wakeup: asyncio.Event, metrics: Metrics
+        self,
+        engine: Engine,
+        handler: Handler,
+        wakeup: asyncio.Event,
+        metrics: Metrics,
+        coalesce_key: CoalesceKey | None = None,
+        last_received: Callable[[], float] | None = None,
     ) -> None:
         self._engine = engine
+        self._last_received = last_received
         self._handler = handler
+        self._coalesce_key = coalesce_key
         self._wakeup = wakeup
         self._metrics = metrics
         self.idle = asyncio.Event()  # set while nothing is left to process now
@@ -51,6 +66,7 @@ class Worker(Background):
         loop = asyncio.get_running_loop()
         while True:
             self._wakeup.clear()  # before looking, so a store during the look is not missed
+            await self._yield_to_intake()
             deferred = {i for i, at in self._retry_at.items() if at > loop.time()}
             pending = await asyncio.to_thread(self._pending, deferred)
             if not pending:
@@ -59,10 +75,40 @@ class Worker(Background):
                 timeout = None if due is None else max(due - loop.time(), 0.0)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), timeout)
+                self.idle.clear()  # woken: something may be waiting
                 continue
             self.idle.clear()
+            pending, superseded = self._coalesce(pending)
+            if superseded:
+                await asyncio.to_thread(self._mark_superseded, superseded)
             for delivery in pending:
                 await self._process(delivery)
+
+    async def _yield_to_intake(self) -> None:
+        """Let a burst of deliveries be acknowledged first: the acknowledgement is what
+        GitHub times out on, and the deliveries queued meanwhile coalesce."""
+        if self._last_received is None:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + MAX_DEFER
+        while loop.time() - self._last_received() < QUIET and loop.time() < deadline:
+            await asyncio.sleep(QUIET)
+
+    def _coalesce(self, pending: list[DeliveryRow]) -> tuple[list[DeliveryRow], list[int]]:
+        """Drop the deliveries a later one in the batch makes redundant: under a burst of
+        pushes, checks and reviews a PR is evaluated once, on its newest state."""
+        if self._coalesce_key is None:
+            return pending, []
+        keys = [self._coalesce_key(delivery) for delivery in pending]
+        last = {key: i for i, key in enumerate(keys) if key is not None}
+        kept = [
+            d
+            for i, (d, k) in enumerate(zip(pending, keys, strict=True))
+            if k is None or last[k] == i
+        ]
+        superseded = [d.id for d in pending if d not in kept and d.id is not None]
+        self._metrics.inc("shadowbot_deliveries_coalesced_total", len(superseded))
+        return kept, superseded
 
     async def _process(self, delivery: DeliveryRow) -> None:
         context = {"delivery": delivery.delivery_id, "event": delivery.event}
@@ -119,6 +165,13 @@ class Worker(Background):
             rows = list(session.exec(query))
             session.expunge_all()
             return rows
+
+    def _mark_superseded(self, row_ids: list[int]) -> None:
+        table = DeliveryRow.__table__  # type: ignore[attr-defined]
+        with self._engine.begin() as connection:
+            connection.execute(
+                sa.update(table).where(table.c.id.in_(row_ids)).values(processed_at=utcnow())
+            )
 
     def _mark_processed(self, row_id: int | None, error: str | None) -> None:
         table = DeliveryRow.__table__  # type: ignore[attr-defined]

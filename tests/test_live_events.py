@@ -2,6 +2,8 @@
 and in the database, and what the bot leaves alone. The bot and the GitHub simulator over
 real HTTP, with signed webhooks, the real database and the bundled rules."""
 
+import asyncio
+
 from livebot import (  # noqa: F401
     PACKAGE,
     pr_reads,
@@ -14,6 +16,7 @@ from sqlmodel import select
 from shadowbot.live.comments import Marker, format_marker, parse_marker
 from shadowbot.simulator import Event, payloads, render
 from shadowbot.storage import OutcomeRow, PullRequestRow, RepositoryRow
+from shadowbot.web.app import METRICS, WORKER
 
 ANY_APPROVAL, WRITER_PAIR = "any-approval@1", "writer-pair@1"
 
@@ -230,3 +233,38 @@ async def test_after_a_restart_on_a_fresh_database_the_bot_edits_its_own_comment
         assert parse_marker(edited.body).head_sha == head
     (left,) = [c for c in sim.comments(sim.repo, number) if c.id == decoy]
     assert left.body == decoy_body
+
+
+async def test_a_burst_on_one_pr_is_evaluated_once_on_its_newest_state(sim, tmp_path):
+    async with running_bot(sim, tmp_path) as bot:
+        number = await writer_pair_claim(sim)
+        await bot.quiet()
+        # Stall the worker so the burst queues up, as under load.
+        worker = bot.app[WORKER]
+        handler = worker._handler
+        gate = asyncio.Event()
+
+        async def stalled(delivery):
+            await gate.wait()
+            await handler(delivery)
+
+        worker._handler = stalled
+        coalesced_before = bot.app[METRICS].value("shadowbot_deliveries_coalesced_total")
+        await sim.label(sim.repo, number, "first")  # taken by the stalled worker
+        await sim.settle()
+        await asyncio.sleep(0.1)
+        for name in ("a", "b", "c", "d"):
+            await sim.label(sim.repo, number, name)
+        await sim.settle()
+        await asyncio.sleep(0.1)
+        reads_before = len(pr_reads(sim, number))
+        gate.set()
+        await bot.quiet()
+        reads = pr_reads(sim, number)[reads_before:]
+        evaluations = sum(1 for r in reads if r.path.endswith(f"/pulls/{number}"))
+        coalesced = (
+            bot.app[METRICS].value("shadowbot_deliveries_coalesced_total") - coalesced_before
+        )
+        # At most the first label alone, then one evaluation for all queued behind it.
+        assert evaluations in (1, 2) and evaluations + coalesced == 5
+        assert [a for a, _ in bot.processed("pull_request")].count("labeled") == 5

@@ -40,6 +40,10 @@ from shadowbot.verdict import Verdict
 log = logging.getLogger(__name__)
 
 Evaluations = list[tuple[Rule, Verdict]]
+#: Events whose only effect is a re-evaluation (see ``Pipeline.coalesce_key``).
+_REEVALUATING = frozenset(
+    {"pull_request", "pull_request_review", "check_run", "check_suite", "status"}
+)
 
 
 @dataclass
@@ -54,6 +58,25 @@ class Pipeline:
 
     def __post_init__(self) -> None:
         self.commands = CommandHandler(self)
+
+    async def __call__(self, delivery: DeliveryRow) -> None:
+        await self.handle(delivery)
+
+    def coalesce_key(self, delivery: DeliveryRow) -> str | None:
+        """The PR (or head commit) a delivery only re-evaluates, if that is all it does."""
+        if delivery.event not in _REEVALUATING or delivery.action in ("closed", "reopened"):
+            return None
+        if (delivery.event, delivery.action) == ("pull_request_review", "edited"):
+            return None  # re-evaluates nothing, so it must not stand in for one that does
+        payload = json.loads(delivery.payload)
+        if (payload.get("check_suite") or {}).get("latest_check_runs_count"):
+            return None  # ignored likewise (see on_check)
+        repo = payload.get("repository", {}).get("full_name")
+        number = (payload.get("pull_request") or {}).get("number")
+        if number is not None:
+            return f"{repo}#{number}"
+        item = payload.get("check_run") or payload.get("check_suite") or payload
+        return f"{repo}@{item.get('head_sha') or item.get('sha')}"
 
     async def handle(self, delivery: DeliveryRow) -> None:
         payload = json.loads(delivery.payload)

@@ -134,28 +134,29 @@ def verdicts(
 ) -> None:
     """Store each rule version's verdict on this head, replacing an earlier one."""
     rule_ids = _rule_ids(session, [rule for rule, _ in evaluations])
+    stored = {
+        row.rule_id: row
+        for row in session.exec(
+            select(VerdictRow).where(
+                VerdictRow.pull_request_id == _id(pr), VerdictRow.head_sha == head_sha
+            )
+        )
+    }
+    now = utcnow()
     for rule, verdict in evaluations:
         rule_id = rule_ids[(rule.name, rule.version)]
-        row = session.exec(
-            select(VerdictRow).where(
-                VerdictRow.rule_id == rule_id,
-                VerdictRow.pull_request_id == pr.id,
-                VerdictRow.head_sha == head_sha,
-            )
-        ).one_or_none()
-        if row is None:
-            row = VerdictRow(
-                rule_id=rule_id,
-                pull_request_id=_id(pr),
-                head_sha=head_sha,
-                decision=verdict.decision.value,
-            )
+        row = stored.get(rule_id) or VerdictRow(
+            rule_id=rule_id,
+            pull_request_id=_id(pr),
+            head_sha=head_sha,
+            decision=verdict.decision.value,
+        )
         row.decision = verdict.decision.value
         row.checklist = [
             {"check": c.check, "passed": c.passed, "detail": c.detail} for c in verdict.checklist
         ]
         row.reason = verdict.reason
-        row.evaluated_at = utcnow()
+        row.evaluated_at = now
         session.add(row)
 
 

@@ -62,7 +62,7 @@ async def live_handler(app: web.Application) -> AsyncIterator[Handler]:
             )
             app[PIPELINE] = pipeline
             log.info("serving as %s[bot] with %d rules", slug, len(rules))
-            yield pipeline.handle
+            yield pipeline
 
 
 def create_live_app(settings: Settings) -> web.Application:

@@ -98,7 +98,15 @@ def create_app(settings: Settings, handler_factory: HandlerFactory) -> web.Appli
         store.start()
         try:
             async with handler_factory(app) as handler:
-                app[WORKER] = worker = Worker(engine, handler, store.stored, app[METRICS])
+                coalesce = getattr(handler, "coalesce_key", None)
+                app[WORKER] = worker = Worker(
+                    engine,
+                    handler,
+                    store.stored,
+                    app[METRICS],
+                    coalesce_key=coalesce,
+                    last_received=lambda: store.last_received,
+                )
                 worker.start()
                 try:
                     yield
