@@ -8,12 +8,12 @@ from one loop in name order (:class:`shadowbot.engine.Engine`), each failure con
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from gidgethub.abc import GitHubAPI
 from sqlalchemy.engine import Engine as Database
 from sqlmodel import Session
@@ -68,7 +68,7 @@ class Pipeline:
             return None
         if (delivery.event, delivery.action) == ("pull_request_review", "edited"):
             return None  # re-evaluates nothing, so it must not stand in for one that does
-        payload = json.loads(delivery.payload)
+        payload = orjson.loads(delivery.payload)
         if (payload.get("check_suite") or {}).get("latest_check_runs_count"):
             return None  # ignored likewise (see on_check)
         repo = payload.get("repository", {}).get("full_name")
@@ -79,7 +79,7 @@ class Pipeline:
         return f"{repo}@{item.get('head_sha') or item.get('sha')}"
 
     async def handle(self, delivery: DeliveryRow) -> None:
-        payload = json.loads(delivery.payload)
+        payload = orjson.loads(delivery.payload)
         handlers = {
             "pull_request": self.on_pull_request,
             "pull_request_review": self.on_review,
