@@ -7,11 +7,14 @@ waits with ``Bot.quiet()`` until every delivery has been processed.
 
 import contextlib
 
+import aiohttp
 import pytest
 from sqlmodel import Session, select
 
 from shadowbot.demo import running_bot as serving
 from shadowbot.demo import wait_quiet
+from shadowbot.github import GitHubApp
+from shadowbot.metrics import Metrics
 from shadowbot.settings import load_settings
 from shadowbot.simulator import Simulator
 from shadowbot.storage import DeliveryRow
@@ -95,3 +98,16 @@ def reactions_on(sim, number, comment_id):
     """(login, content) of the reactions on one comment of the PR."""
     (comment,) = [c for c in sim.comments(sim.repo, number) if c.id == comment_id]
     return [(r.user.login, r.content) for r in comment.reactions]
+
+
+@pytest.fixture(name="github")
+async def github_fixture(sim):
+    """The app's identity against the simulator, as ``shadowbot serve`` builds it."""
+    async with aiohttp.ClientSession() as session:
+        yield GitHubApp(
+            session,
+            base_url=sim.url,
+            app_id=sim.app_id,
+            private_key=sim.private_key_pem,
+            metrics=Metrics(),
+        )

@@ -12,15 +12,13 @@ https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#
 import asyncio
 import time
 
-import aiohttp
 import pytest
 from gidgethub import BadRequest, GitHubBroken, RateLimitExceeded
-from livebot import sim_fixture  # noqa: F401
+from livebot import github_fixture, sim_fixture  # noqa: F401
 
-from shadowbot.github import GitHubApp, WriteRefused, check_request
+from shadowbot.github import WriteRefused, check_request
 from shadowbot.github.client import MAX_RETRIES, TOKEN_MARGIN, retry_delay
 from shadowbot.live import posting
-from shadowbot.metrics import Metrics
 from shadowbot.simulator import SECONDARY_RATE_LIMIT_MESSAGE
 
 NOW = 1_750_000_000.0
@@ -128,18 +126,6 @@ def test_never_retries_before_github_allows_it(headers, earliest):
 
 
 # -- retries against the simulator -----------------------------------------------------
-
-
-@pytest.fixture
-async def github(sim):
-    async with aiohttp.ClientSession() as session:
-        yield GitHubApp(
-            session,
-            base_url=sim.url,
-            app_id=sim.app_id,
-            private_key=sim.private_key_pem,
-            metrics=Metrics(),
-        )
 
 
 def recording_sleep(gh, *, really=False):
