@@ -7,6 +7,10 @@ Only the per-rule tallies outlive a record, so memory does not grow with the his
 
 A backtest sees each record's whole future, so it has no grace period: a revert at any
 later time is a loss (DESIGN.md, "Backtest").
+
+A rule that would have been disabled keeps being judged to the end of the history: live
+mode would have stopped evaluating it at that PR, which the report states, but the full
+record is what a maintainer needs to decide whether a fixed version is worth trying.
 """
 
 from __future__ import annotations
