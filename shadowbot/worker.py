@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from gidgethub import GitHubBroken, RateLimitExceeded
@@ -30,6 +31,17 @@ Handler = Callable[[DeliveryRow], Awaitable[None]]
 #: What a delivery would make the bot redo, if that is all it does (e.g. "evaluate PR 7
 #: of o/r"); two deliveries with the same key have the same effect once both are seen.
 CoalesceKey = Callable[[DeliveryRow], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Processing:
+    """How stored deliveries are processed: the handler, and optionally which of them
+    a later one makes redundant."""
+
+    handle: Handler
+    coalesce_key: CoalesceKey | None = None
+
+
 #: Errors worth another try later: GitHub unreachable, failing or rate limiting.
 TRANSIENT: tuple[type[Exception], ...] = (GitHubUnavailable, GitHubBroken, RateLimitExceeded)
 #: Seconds before each further try of a delivery that failed transiently.

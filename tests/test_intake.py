@@ -16,6 +16,7 @@ from shadowbot.simulator import Simulator
 from shadowbot.storage import DeliveryRow, create_db_engine
 from shadowbot.web.app import WORKER, create_app
 from shadowbot.web.signature import sign
+from shadowbot.worker import Processing
 
 SECRET = "It's a Secret to Everybody"
 
@@ -34,7 +35,7 @@ class Recorder:
             await self.gate.wait()
             self.seen.append((delivery.delivery_id, delivery.event, delivery.action))
 
-        yield handle
+        yield Processing(handle)
 
 
 def settings_for(tmp_path):
@@ -172,7 +173,7 @@ class Flaky(Recorder):
                 raise GitHubUnavailable("GET /repos/acme/widgets: ServerDisconnectedError")
             self.seen.append(delivery.delivery_id)
 
-        yield handle
+        yield Processing(handle)
 
 
 def stored_errors(tmp_path):

@@ -59,9 +59,6 @@ class Pipeline:
     def __post_init__(self) -> None:
         self.commands = CommandHandler(self)
 
-    async def __call__(self, delivery: DeliveryRow) -> None:
-        await self.handle(delivery)
-
     def coalesce_key(self, delivery: DeliveryRow) -> str | None:
         """The PR (or head commit) a delivery only re-evaluates, if that is all it does."""
         if delivery.event not in _REEVALUATING or delivery.action in ("closed", "reopened"):

@@ -19,7 +19,7 @@ from shadowbot.rules import load_rules
 from shadowbot.settings import Settings
 from shadowbot.storage import register_rules
 from shadowbot.web.app import DATABASE, METRICS, SETTINGS, create_app
-from shadowbot.worker import Handler
+from shadowbot.worker import Processing
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def check_live_settings(settings: Settings) -> tuple[int, str]:
 
 
 @contextlib.asynccontextmanager
-async def live_handler(app: web.Application) -> AsyncIterator[Handler]:
+async def live_handler(app: web.Application) -> AsyncIterator[Processing]:
     settings = app[SETTINGS]
     app_id, private_key = check_live_settings(settings)
     rules = load_rules(settings.rules_dir or bundled_path("rules"))
@@ -62,7 +62,7 @@ async def live_handler(app: web.Application) -> AsyncIterator[Handler]:
             )
             app[PIPELINE] = pipeline
             log.info("serving as %s[bot] with %d rules", slug, len(rules))
-            yield pipeline
+            yield Processing(pipeline.handle, pipeline.coalesce_key)
 
 
 def create_live_app(settings: Settings) -> web.Application:

@@ -17,7 +17,7 @@ from shadowbot.metrics import Metrics
 from shadowbot.settings import Settings
 from shadowbot.storage import create_db_engine, migrate
 from shadowbot.web.signature import verify
-from shadowbot.worker import Handler, Worker
+from shadowbot.worker import Processing, Worker
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ STORE = web.AppKey("store", DeliveryStore)
 WORKER = web.AppKey("worker", Worker)
 
 #: Opens what processes stored deliveries once the app's resources exist, and closes it.
-HandlerFactory = Callable[[web.Application], AbstractAsyncContextManager[Handler]]
+HandlerFactory = Callable[[web.Application], AbstractAsyncContextManager[Processing]]
 
 
 async def webhook(request: web.Request) -> web.Response:
@@ -98,18 +98,17 @@ def create_app(settings: Settings, handler_factory: HandlerFactory) -> web.Appli
         app[STORE] = store = DeliveryStore(engine)
         store.start()
         try:
-            async with handler_factory(app) as handler:
+            async with handler_factory(app) as processing:
                 # What start-up built (ORM mappings, templates, the app) lives as long as
                 # the process: keep the collector from walking it again under every burst.
                 # https://docs.python.org/3/library/gc.html#gc.freeze
                 gc.freeze()
-                coalesce = getattr(handler, "coalesce_key", None)
                 app[WORKER] = worker = Worker(
                     engine,
-                    handler,
+                    processing.handle,
                     store.stored,
                     app[METRICS],
-                    coalesce_key=coalesce,
+                    coalesce_key=processing.coalesce_key,
                     last_received=lambda: store.last_received,
                 )
                 worker.start()
