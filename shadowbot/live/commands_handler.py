@@ -94,11 +94,8 @@ class CommandHandler:
         return await permission_of(gh, repo, login, self.p.cache) in WRITE_PERMISSIONS
 
     async def _helped(self, gh: GitHubAPI, repo: str, number: int) -> bool:
-        async for comment in gh.getiter(f"/repos/{repo}/issues/{number}/comments?per_page=100"):
-            author = (comment.get("user") or {}).get("login")
-            if author == self.p.bot_login and HELP_TAG in (comment.get("body") or ""):
-                return True
-        return False
+        mine = await posting.own_comments(gh, repo, number, self.p.bot_login)
+        return any(HELP_TAG in body for _, body in mine)
 
     def _record_note(
         self,

@@ -15,6 +15,7 @@ from typing import Any
 
 from gidgethub.abc import GitHubAPI
 
+from shadowbot.live.api import PAGE
 from shadowbot.live.comments import Marker, parse_marker
 
 
@@ -25,18 +26,28 @@ class Posted:
     changed: bool
 
 
+async def own_comments(
+    gh: GitHubAPI, repository: str, number: int, bot_login: str
+) -> list[tuple[int, str]]:
+    """The bot's own comments on the PR, (id, body), oldest first. Only the author tells
+    them apart: anyone can quote a marker."""
+    url = f"/repos/{repository}/issues/{number}/comments?{PAGE}"
+    return [
+        (int(comment["id"]), str(comment.get("body") or ""))
+        async for comment in gh.getiter(url)
+        if _login(comment) == bot_login
+    ]
+
+
 async def find_comments(
     gh: GitHubAPI, repository: str, number: int, bot_login: str
 ) -> list[tuple[int, Marker, str]]:
     """The bot's own marked comments on the PR: (id, marker, body), oldest first."""
     found = []
-    url = f"/repos/{repository}/issues/{number}/comments?per_page=100"
-    async for comment in gh.getiter(url):
-        if _login(comment) != bot_login:
-            continue  # a marker quoted by someone else is not the bot's comment
-        marker = parse_marker(comment.get("body") or "")
+    for comment_id, body in await own_comments(gh, repository, number, bot_login):
+        marker = parse_marker(body)
         if marker is not None:
-            found.append((int(comment["id"]), marker, str(comment.get("body") or "")))
+            found.append((comment_id, marker, body))
     return found
 
 
