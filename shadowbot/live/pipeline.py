@@ -24,10 +24,10 @@ from shadowbot.live import posting, records
 from shadowbot.live.cache import LiveCache
 from shadowbot.live.commands_handler import CommandHandler
 from shadowbot.live.comments import (
+    combined_action,
     per_rule_targets,
     render_combined,
     render_rule_comment,
-    should_post,
 )
 from shadowbot.live.snapshot import fetch_snapshot
 from shadowbot.metrics import Metrics
@@ -192,7 +192,10 @@ class Pipeline:
                 await posting.upsert_comment(gh, lock, pr.repository, pr.number, body, existing)
             return None
         existing = posting.pick(mine, lambda m: m.kind == "combined")
-        if existing is None and not should_post(evaluations, self.settings.post_when):
+        action = combined_action(
+            evaluations, self.settings.post_when, existing=existing is not None
+        )
+        if action == "none":
             return None
         body = render_combined(
             pr.repository,
