@@ -145,8 +145,7 @@ class Pipeline:
     async def _reevaluate_head(
         self, payload: dict[str, Any], repo: str, sha: str, numbers: list[int]
     ) -> None:
-        with Session(self.database) as session:
-            known = records.open_pull_requests_at(session, repo, sha)
+        known = await asyncio.to_thread(self._open_pull_requests_at, repo, sha)
         for number in sorted(set(numbers) | set(known)):
             await self.reevaluate(_installation(payload), repo, number, only_head=sha)
 
@@ -223,6 +222,10 @@ class Pipeline:
             records.verdicts(session, row, pr.head_sha, evaluations)
             records.show_revision(session, row, pr.head_sha, comment_id, summary, _now())
             session.commit()
+
+    def _open_pull_requests_at(self, repo: str, sha: str) -> list[int]:
+        with Session(self.database) as session:
+            return records.open_pull_requests_at(session, repo, sha)
 
     def _record_outcome(self, repo: str, pr: dict[str, Any], kind: str, actor: str) -> None:
         with Session(self.database) as session:
