@@ -26,7 +26,7 @@ from shadowbot.history import Event, HistoryRecord
 from shadowbot.ledger import RuleRecord, StateChange, Thresholds
 from shadowbot.rules import Rule
 from shadowbot.settlement import ClaimFacts, Evidence, Policy, Settlement, settle
-from shadowbot.snapshot import WRITE_PERMISSIONS, Actor, CIResult, FileChange, Review, Snapshot
+from shadowbot.snapshot import CIResult, FileChange, Review, Snapshot, counts_as_merger
 from shadowbot.verdict import Decision
 
 _END_OF_TIME = datetime.max.replace(tzinfo=UTC)
@@ -125,13 +125,6 @@ class RuleResult:
     missed: bool
     errors: int
     first_error: str
-
-
-def counts_as_merger(actor: Actor, author: Actor, mergers: frozenset[str]) -> bool:
-    """DESIGN.md, "Merger": write, maintain or admin (or listed); never a bot or the author."""
-    if actor.is_bot or actor.login == author.login:
-        return False
-    return actor.permission in WRITE_PERMISSIONS or actor.login in mergers
 
 
 def snapshots(record: HistoryRecord, repository: str) -> Iterator[tuple[int, Snapshot]]:

@@ -73,6 +73,13 @@ class Actor:
         return self.permission in WRITE_PERMISSIONS
 
 
+def counts_as_merger(actor: Actor, author: Actor, mergers: frozenset[str]) -> bool:
+    """DESIGN.md, "Merger": write, maintain or admin (or listed); never a bot or the author."""
+    if actor.is_bot or actor.login == author.login:
+        return False
+    return actor.permission in WRITE_PERMISSIONS or actor.login in mergers
+
+
 @dataclass(frozen=True, slots=True)
 class FileChange:
     path: str

@@ -15,7 +15,7 @@ from shadowbot.live import posting, records
 from shadowbot.live.commands import Command, is_ignored_author, parse_commands
 from shadowbot.live.comments import render_help, render_unknown_command
 from shadowbot.live.owners import permission_of
-from shadowbot.snapshot import WRITE_PERMISSIONS
+from shadowbot.snapshot import Actor, counts_as_merger
 
 if TYPE_CHECKING:
     from shadowbot.live.pipeline import Pipeline
@@ -50,9 +50,7 @@ class CommandHandler:
         if action == "created" and commands:
             author = str((issue.get("user") or {}).get("login", ""))
             number, comment_id = int(issue["number"]), int(comment["id"])
-            await self._run(
-                repo, number, installation, comment_id, login, commands, login == author
-            )
+            await self._run(repo, number, installation, comment_id, login, commands, author)
 
     async def _run(
         self,
@@ -62,19 +60,14 @@ class CommandHandler:
         comment_id: int,
         login: str,
         commands: list[Command],
-        is_author: bool,
+        author: str,
     ) -> None:
         silent = self.p.settings.posting_mode_for(repo) == "silent"
         gh = await self.p.github.installation(installation)
         lock = self.p.github.write_lock(installation)
         handle = self.p.settings.handle
         for command in commands:
-            # DESIGN.md: a PR's author never counts as a merger for that PR.
-            if (
-                command.kind == "recheck"
-                and not is_author
-                and await self._is_merger(gh, repo, login)
-            ):
+            if command.kind == "recheck" and await self._is_merger(gh, repo, login, author):
                 await self.p.reevaluate(installation, repo, number)
             elif silent:
                 continue  # DESIGN.md: silent mode writes nothing to GitHub
@@ -88,10 +81,11 @@ class CommandHandler:
         if not silent:
             await posting.acknowledge(gh, lock, repo, comment_id)
 
-    async def _is_merger(self, gh: GitHubAPI, repo: str, login: str) -> bool:
-        if login in self.p.settings.mergers:
-            return True
-        return await permission_of(gh, repo, login, self.p.cache) in WRITE_PERMISSIONS
+    async def _is_merger(self, gh: GitHubAPI, repo: str, login: str, author: str) -> bool:
+        """DESIGN.md "Merger", for this PR: its author never is."""
+        permission = await permission_of(gh, repo, login, self.p.cache)
+        actor = Actor(login, permission=permission)
+        return counts_as_merger(actor, Actor(author), self.p.settings.mergers)
 
     async def _helped(self, gh: GitHubAPI, repo: str, number: int) -> bool:
         mine = await posting.own_comments(gh, repo, number, self.p.bot_login)
