@@ -93,14 +93,10 @@ def _load(settings: Settings, override: Path | None) -> list[Rule]:
 
 def _register(settings: Settings, rules: Sequence[Rule]) -> None:
     """Record each rule version's source, refusing a changed rule under a known version."""
-    from shadowbot.storage import create_db_engine, migrate, register_rules
+    from shadowbot.storage import migrated, register_rules
 
-    engine = create_db_engine(settings.database_url)
-    try:
-        migrate(engine)
+    with migrated(settings.database_url) as engine:
         register_rules(engine, rules)
-    finally:
-        engine.dispose()
 
 
 def run_rules(settings: Settings, args: argparse.Namespace) -> int:
@@ -157,14 +153,10 @@ def run_backtest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def run_migrate(settings: Settings, args: argparse.Namespace) -> int:
-    from shadowbot.storage import create_db_engine, migrate
+    from shadowbot.storage import current_revision, migrated
 
-    engine = create_db_engine(settings.database_url)
-    try:
-        revision = migrate(engine)
-    finally:
-        engine.dispose()
-    print(f"database at revision {revision}")
+    with migrated(settings.database_url) as engine:
+        print(f"database at revision {current_revision(engine)}")
     return 0
 
 

@@ -6,6 +6,7 @@ from shadowbot.storage.database import (
     ensure_current,
     head_revision,
     migrate,
+    migrated,
     register_rules,
 )
 from shadowbot.storage.models import (
@@ -42,6 +43,7 @@ __all__ = [
     "ensure_current",
     "head_revision",
     "migrate",
+    "migrated",
     "register_rules",
     "utcnow",
 ]

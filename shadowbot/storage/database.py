@@ -8,7 +8,8 @@ in :func:`shadowbot.resources.bundled_path` ``("migrations")``, run without an
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +141,17 @@ def head_revision() -> str:
     if head is None:
         raise StorageError(f"no migrations in {scripts.dir}")
     return head
+
+
+@contextmanager
+def migrated(url: str) -> Iterator[Engine]:
+    """An engine on ``url`` upgraded to the latest schema, disposed of afterwards."""
+    engine = create_db_engine(url)
+    try:
+        migrate(engine)
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -15,7 +16,7 @@ from shadowbot.errors import ConfigError
 from shadowbot.intake import Delivery, DeliveryStore, is_handled
 from shadowbot.metrics import Metrics
 from shadowbot.settings import Settings
-from shadowbot.storage import create_db_engine, migrate
+from shadowbot.storage import migrated
 from shadowbot.web.signature import verify
 from shadowbot.worker import Processing, Worker
 
@@ -92,33 +93,28 @@ def create_app(settings: Settings, handler_factory: HandlerFactory) -> web.Appli
     app.router.add_get("/metrics", metrics_view)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
-        engine = create_db_engine(settings.database_url)
-        migrate(engine)
-        app[DATABASE] = engine
-        app[STORE] = store = DeliveryStore(engine)
-        store.start()
-        try:
-            async with handler_factory(app) as processing:
-                # What start-up built (ORM mappings, templates, the app) lives as long as
-                # the process: keep the collector from walking it again under every burst.
-                # https://docs.python.org/3/library/gc.html#gc.freeze
-                gc.freeze()
-                app[WORKER] = worker = Worker(
-                    engine,
-                    processing.handle,
-                    store.stored,
-                    app[METRICS],
-                    coalesce_key=processing.coalesce_key,
-                    last_received=lambda: store.last_received,
-                )
-                worker.start()
-                try:
-                    yield
-                finally:
-                    await worker.close()
-        finally:
-            await store.close()
-            engine.dispose()
+        # Opened in order, closed in reverse: the worker, the handler, the store, the database.
+        async with contextlib.AsyncExitStack() as stack:
+            engine = app[DATABASE] = stack.enter_context(migrated(settings.database_url))
+            store = app[STORE] = DeliveryStore(engine)
+            store.start()
+            stack.push_async_callback(store.close)
+            processing = await stack.enter_async_context(handler_factory(app))
+            # What start-up built (ORM mappings, templates, the app) lives as long as the
+            # process: keep the collector from walking it again under every burst.
+            # https://docs.python.org/3/library/gc.html#gc.freeze
+            gc.freeze()
+            worker = app[WORKER] = Worker(
+                engine,
+                processing.handle,
+                store.stored,
+                app[METRICS],
+                coalesce_key=processing.coalesce_key,
+                last_received=lambda: store.last_received,
+            )
+            worker.start()
+            stack.push_async_callback(worker.close)
+            yield
 
     app.cleanup_ctx.append(resources)
     return app
