@@ -37,3 +37,33 @@ async def test_concurrent_deliveries_are_stored_once_each(engine):
     received = rows[0].received_at
     assert received.tzinfo is not None
     assert abs(received - datetime.now(UTC)) < timedelta(minutes=1)
+
+
+async def test_a_delivery_sent_twice_in_one_burst_is_stored_once(engine):
+    store = DeliveryStore(engine)
+    store.start()
+    try:
+        body = '{"action": "édité", "title": "ünïcode ✓"}'
+        same = Delivery("d-twice", "pull_request", "edited", body)
+        answers = await asyncio.gather(store.add(same), store.add(same))
+    finally:
+        await store.close()
+    assert True in answers
+    with Session(engine) as session:
+        rows = session.exec(select(DeliveryRow)).all()
+    assert [(row.delivery_id, row.payload) for row in rows] == [("d-twice", body)]
+
+
+async def test_a_batch_that_cannot_be_stored_fails_alone(engine):
+    store = DeliveryStore(engine)
+    store.start()
+    try:
+        broken = Delivery("d-broken", None, None, "{}")  # type: ignore[arg-type]
+        with pytest.raises(Exception, match="(?i)null"):
+            await store.add(broken)
+        assert await store.add(Delivery("d-next", "ping", None, "{}"))
+    finally:
+        await store.close()
+    with Session(engine) as session:
+        rows = session.exec(select(DeliveryRow)).all()
+    assert [row.delivery_id for row in rows] == ["d-next"]

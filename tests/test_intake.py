@@ -120,6 +120,9 @@ async def test_bad_bodies_are_refused_with_the_right_status(tmp_path):
     async with bot(tmp_path, Recorder()) as (url, app):
         assert (await post(url, b"{not json"))[0] == 400
         assert (await post(url, b"[1, 2]"))[0] == 400
+        assert (await post(url, b'{"action": "opened"} trailing'))[0] == 400
+        assert (await post(url, b'{"action": "opened", "title": "\xff"}'))[0] == 400
+        assert (await post(url, b""))[0] == 400
         huge = b'{"action": "opened", "x": "' + b"a" * (25 * 1024 * 1024) + b'"}'
         assert (await post(url, huge))[0] == 413
         status, text = await post(url, json.dumps({"action": "starred"}).encode(), event="star")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -265,6 +267,24 @@ def test_a_sqlite_file_gets_its_folder_and_write_ahead_log(tmp_path: Path) -> No
     finally:
         engine.dispose()
     assert path.is_file()
+
+
+def test_a_new_sqlite_file_gets_large_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    old = tmp_path / "old.db"
+    with contextlib.closing(sqlite3.connect(old)) as connection:  # SQLite's default pages
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("CREATE TABLE kept (n INTEGER)")
+        connection.execute("INSERT INTO kept VALUES (7)")
+        connection.commit()
+    for path, page_size in ((tmp_path / "new.db", 16384), (old, 4096)):
+        engine = create_db_engine(f"sqlite:///{path}")
+        try:
+            with engine.connect() as connection:
+                assert connection.exec_driver_sql("PRAGMA page_size").scalar() == page_size
+        finally:
+            engine.dispose()
+    with contextlib.closing(sqlite3.connect(old)) as connection:
+        assert connection.execute("SELECT n FROM kept").fetchall() == [(7,)]
 
 
 @pytest.mark.parametrize(

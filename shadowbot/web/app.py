@@ -8,12 +8,11 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 
-import orjson
 from aiohttp import web
 from sqlalchemy.engine import Engine
 
 from shadowbot.errors import ConfigError
-from shadowbot.intake import Delivery, DeliveryStore, is_handled
+from shadowbot.intake import Delivery, DeliveryStore, is_handled, read_action
 from shadowbot.metrics import Metrics
 from shadowbot.settings import Settings
 from shadowbot.storage import migrated
@@ -25,6 +24,9 @@ log = logging.getLogger(__name__)
 #: GitHub caps webhook payloads at 25 MB; anything larger is not GitHub.
 #: https://docs.github.com/en/webhooks/webhook-events-and-payloads#payload-cap
 MAX_BODY = 25 * 1024 * 1024
+
+JSON = "application/json"
+STORED, DUPLICATE = b'{"stored": true}', b'{"stored": false}'
 
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
@@ -48,20 +50,24 @@ async def webhook(request: web.Request) -> web.Response:
         return web.json_response({"error": "bad signature"}, status=401)
     event = request.headers.get("X-GitHub-Event", "")
     delivery_id = request.headers.get("X-GitHub-Delivery", "")
+    if not event or not delivery_id:
+        return _malformed(metrics)
     try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        payload = None
-    if not isinstance(payload, dict) or not event or not delivery_id:
-        metrics.inc("shadowbot_deliveries_total", outcome="malformed")
-        return web.json_response({"error": "not a GitHub delivery"}, status=400)
-    action = payload.get("action") if isinstance(payload.get("action"), str) else None
+        action = read_action(body)
+    except ValueError:  # not JSON, or not an object
+        return _malformed(metrics)
     if not is_handled(event, action):
         metrics.inc("shadowbot_deliveries_total", outcome="ignored")
         return web.json_response({"ignored": f"{event}.{action}"}, status=202)
     stored = await app[STORE].add(Delivery(delivery_id, event, action, body.decode()))
     metrics.inc("shadowbot_deliveries_total", outcome="stored" if stored else "duplicate")
-    return web.json_response({"stored": stored}, status=202)
+    # Built from bytes: json_response's encoding is a visible share of a burst's time.
+    return web.Response(body=STORED if stored else DUPLICATE, status=202, content_type=JSON)
+
+
+def _malformed(metrics: Metrics) -> web.Response:
+    metrics.inc("shadowbot_deliveries_total", outcome="malformed")
+    return web.json_response({"error": "not a GitHub delivery"}, status=400)
 
 
 async def healthz(request: web.Request) -> web.Response:
