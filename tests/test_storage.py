@@ -269,7 +269,9 @@ def test_a_sqlite_file_gets_its_folder_and_write_ahead_log(tmp_path: Path) -> No
     assert path.is_file()
 
 
-def test_a_new_sqlite_file_gets_large_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+def test_sqlite_pages_and_checkpoints_suit_webhook_bodies_in_new_and_old_files(
+    tmp_path: Path,
+) -> None:
     old = tmp_path / "old.db"
     with contextlib.closing(sqlite3.connect(old)) as connection:  # SQLite's default pages
         connection.execute("PRAGMA journal_mode = WAL")
@@ -281,6 +283,9 @@ def test_a_new_sqlite_file_gets_large_pages_and_an_old_one_keeps_its_own(tmp_pat
         try:
             with engine.connect() as connection:
                 assert connection.exec_driver_sql("PRAGMA page_size").scalar() == page_size
+                # Either way the log is copied into the database at each MiB.
+                pages = connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+                assert pages * page_size == 1024 * 1024
         finally:
             engine.dispose()
     with contextlib.closing(sqlite3.connect(old)) as connection:
