@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from shadowbot.snapshot import GREEN_STATES, Actor, Snapshot
+from shadowbot.snapshot import GREEN_STATES, Actor, FileChange, Snapshot
 from shadowbot.verdict import CheckResult
 
 Passes = Callable[[Snapshot], bool]
@@ -86,6 +86,12 @@ def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
 
 
 # -- what the change touches ---------------------------------------------------------
+# A renamed file touches its old path as well as its new one (FileChange.paths).
+
+
+def _shown(change: FileChange, path: str) -> str:
+    """``path`` as a checklist shows it: an old path says where the file went."""
+    return f"{path} (renamed to {change.path})" if path != change.path else path
 
 
 def only_touches(*patterns: str) -> Check:
@@ -93,12 +99,12 @@ def only_touches(*patterns: str) -> Check:
     where = ", ".join(patterns)
 
     def passes(pr: Snapshot) -> bool:
-        return bool(pr.files) and all(matches(f.path) for f in pr.files)
+        return bool(pr.files) and all(matches(p) for f in pr.files for p in f.paths)
 
     def explain(pr: Snapshot) -> str:
         if not pr.files:
             return "no changed files"
-        outside = [f.path for f in pr.files if not matches(f.path)]
+        outside = [_shown(f, p) for f in pr.files for p in f.paths if not matches(p)]
         if outside:
             more = f" and {len(outside) - 1} more" if len(outside) > 1 else ""
             return f"{outside[0]}{more} outside {where}"
@@ -112,10 +118,11 @@ def touches_any(*patterns: str) -> Check:
     where = ", ".join(patterns)
 
     def passes(pr: Snapshot) -> bool:
-        return any(matches(f.path) for f in pr.files)
+        return any(matches(p) for f in pr.files for p in f.paths)
 
     def explain(pr: Snapshot) -> str:
-        return next((f.path for f in pr.files if matches(f.path)), f"nothing under {where}")
+        touched = (_shown(f, p) for f in pr.files for p in f.paths if matches(p))
+        return next(touched, f"nothing under {where}")
 
     return Check(f"touches {where}", passes, explain)
 
@@ -128,10 +135,11 @@ def confined_to_one(directory_pattern: str) -> Check:
         """The matching directories touched, or the first path outside them."""
         found = set()
         for f in pr.files:
-            m = prefix.match(f.path)
-            if m is None:
-                return f.path
-            found.add(m.group(0))
+            for path in f.paths:
+                m = prefix.match(path)
+                if m is None:
+                    return _shown(f, path)
+                found.add(m.group(0))
         return found
 
     def passes(pr: Snapshot) -> bool:
@@ -237,13 +245,14 @@ def approved_by_code_owners() -> Check:
         if not pr.files:
             return "no changed files"
         for f in pr.files:
-            owners = pr.owners_of(f.path)
-            if not owners:
-                return f"{f.path} has no code owner"
-            if all("/" in owner for owner in owners):
-                return f"{f.path} is owned by teams only ({', '.join(owners)})"
-            if approvers.isdisjoint(owners):
-                return f"{f.path}: no approval from {', '.join(owners)}"
+            for path in f.paths:
+                owners, shown = pr.owners_of(path), _shown(f, path)
+                if not owners:
+                    return f"{shown} has no code owner"
+                if all("/" in owner for owner in owners):
+                    return f"{shown} is owned by teams only ({', '.join(owners)})"
+                if approvers.isdisjoint(owners):
+                    return f"{shown}: no approval from {', '.join(owners)}"
         return ""
 
     def explain(pr: Snapshot) -> str:

@@ -86,6 +86,14 @@ def _get(obj: dict[str, Any], key: str, kind: type, where: str) -> Any:
     return value
 
 
+def _logins(item: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    """An optional list of logins (or ``@org/team`` names); empty when absent."""
+    found = item.get(key, [])
+    if not isinstance(found, list) or not all(isinstance(o, str) for o in found):
+        raise _Invalid(where + key, "expected a list of logins")
+    return tuple(found)
+
+
 def _show(value: Any) -> str:
     text = json.dumps(value)
     return text if len(text) <= 40 else text[:37] + "..."
@@ -157,13 +165,14 @@ class _Parser:
             if additions < 0 or deletions < 0:
                 raise _Invalid(at + "additions", "line counts cannot be negative")
             status = _choice(item, "status", _FILE_STATUSES, at)
-            files.append(FileChange(path, status, additions, deletions))  # type: ignore[arg-type]
-            file_owners = item.get("owners", [])
-            if not isinstance(file_owners, list) or not all(
-                isinstance(o, str) for o in file_owners
-            ):
-                raise _Invalid(at + "owners", "expected a list of logins")
-            owners[path] = tuple(file_owners)
+            previous = item.get("previous_path")
+            if previous is not None and not isinstance(previous, str):
+                raise _Invalid(at + "previous_path", f"expected str, got {_show(previous)}")
+            change = FileChange(path, status, additions, deletions, previous)  # type: ignore[arg-type]
+            files.append(change)
+            owners[path] = _logins(item, "owners", at)
+            if len(change.paths) > 1:
+                owners[change.paths[1]] = _logins(item, "previous_owners", at)
         return tuple(files), owners
 
     def event(self, obj: Any, where: str) -> Event:

@@ -86,6 +86,19 @@ class FileChange:
     status: FileStatus = "modified"
     additions: int = 0
     deletions: int = 0
+    #: Where a renamed or copied file came from: GitHub's ``previous_filename``.
+    previous_path: str | None = None
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Every path the change touches. A rename takes a file away from its old path as
+        much as it puts one at the new path: moving ``src/main.py`` to ``docs/main.md``
+        is not a documentation-only change, and the old path's owners have a say. A copy
+        leaves its source as it was."""
+        previous = self.previous_path
+        if self.status != "renamed" or previous is None or previous == self.path:
+            return (self.path,)
+        return (self.path, previous)
 
 
 @dataclass(frozen=True, slots=True)

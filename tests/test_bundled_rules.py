@@ -25,6 +25,7 @@ from snapshots import (
 
 from shadowbot.resources import bundled_path
 from shadowbot.rules import load_rules
+from shadowbot.snapshot import FileChange
 from shadowbot.verdict import Decision
 
 MERGE, HOLD, SKIP = Decision.MERGE, Decision.HOLD, Decision.SKIP
@@ -168,6 +169,12 @@ DOCS_ONLY = {
     "failing check": holds(docs(ci=[green(), failing("manual")]), GREEN, "manual: failure"),
     "draft": holds(docs(draft=True), NOT_DRAFT),
     "also touches a package": skips(docs(files=["doc/a.md", HELLO]), DOCS),
+    "moves a package's file into the docs": skips(
+        docs(files=[FileChange("doc/hello.md", "renamed", previous_path=HELLO)]), DOCS
+    ),
+    "moves a page within the docs": merges(
+        docs(files=[FileChange("doc/b.md", "renamed", previous_path="doc/a.md")])
+    ),
 }
 
 PACKAGE_OWNER = {

@@ -21,7 +21,7 @@ from snapshots import (
 )
 
 from shadowbot import checks as c
-from shadowbot.snapshot import CIResult
+from shadowbot.snapshot import CIResult, FileChange
 
 ALICE, CAROL = writer("alice"), writer("carol")
 OWNED = "pkgs/by-name/he/hello/package.nix"
@@ -361,3 +361,57 @@ def test_checks_on_another_commit_never_count_as_green():
 def test_author_is_human():
     assert c.author_is_human()(make_pr()).passed
     assert not c.author_is_human()(make_pr(author=bot())).passed
+
+
+# -- renames ---------------------------------------------------------------------------
+
+
+def renamed(old, new):
+    return FileChange(new, "renamed", 0, 0, previous_path=old)
+
+
+def test_a_file_moved_into_the_docs_is_not_a_docs_only_change():
+    check = c.only_touches("doc/", "**/*.md")
+    moved_out_of_lib = make_pr(files=[renamed("lib/strings.nix", "doc/strings.md")])
+    assert result(check, moved_out_of_lib) == (
+        False,
+        "lib/strings.nix (renamed to doc/strings.md) outside doc/, **/*.md",
+    )
+    assert check.passes(make_pr(files=[renamed("doc/old.md", "doc/new.md")]))
+
+
+def test_a_copy_leaves_its_source_untouched():
+    copied = FileChange("doc/strings.md", "copied", 10, 0, previous_path="lib/strings.nix")
+    assert c.only_touches("doc/")(make_pr(files=[copied])).passed
+
+
+def test_a_rename_touches_and_leaves_the_directory_it_came_from():
+    moved = make_pr(files=[renamed("nixos/modules/a.nix", "lib/a.nix")])
+    assert result(c.touches_any("nixos/"), moved) == (
+        True,
+        "nixos/modules/a.nix (renamed to lib/a.nix)",
+    )
+    across = make_pr(
+        files=[renamed("pkgs/by-name/he/hello/x.nix", OWNED.replace("he/hello", "he/hexdump"))]
+    )
+    assert not c.confined_to_one(PACKAGE)(across).passed
+
+
+def test_a_rename_needs_an_owner_of_the_old_path_too():
+    old = "pkgs/by-name/he/hello/old.patch"
+    pr = make_pr(
+        files=[renamed(old, ALSO_OWNED)],
+        code_owners={ALSO_OWNED: ["carol"], old: ["alice"]},
+        reviews=[approve(CAROL)],
+    )
+    check = c.approved_by_code_owners()
+    assert result(check, pr) == (
+        False,
+        f"{old} (renamed to {ALSO_OWNED}): no approval from alice",
+    )
+    both = make_pr(
+        files=[renamed(old, ALSO_OWNED)],
+        code_owners={ALSO_OWNED: ["carol"], old: ["alice"]},
+        reviews=[approve(CAROL), approve(ALICE)],
+    )
+    assert check(both).passed

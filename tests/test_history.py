@@ -46,6 +46,14 @@ def bad_records():
         1, opened(), review(3, {"login": "x", "permission": "god"}, "APPROVED", "a1")
     )
     unknown = record(1, opened(), {"type": "teleported", "at": "2024-03-01T00:00:00Z"})
+    bad_previous = good()
+    bad_previous["events"][0]["files"][0] |= {"status": "renamed", "previous_path": 7}
+    bad_previous_owners = good()
+    bad_previous_owners["events"][0]["files"][0] |= {
+        "status": "renamed",
+        "previous_path": "pkgs/hello.nix",
+        "previous_owners": "alice",
+    }
     return [
         ('{"number": 1', "not valid JSON"),
         (json.dumps([1, 2]), "expected a JSON object"),
@@ -57,6 +65,11 @@ def bad_records():
         (json.dumps(naive_time), "created_at: timestamp without a timezone"),
         (json.dumps(bad_actor), "events[1].by.permission: unknown permission"),
         (json.dumps(unknown), "events[1].type: unknown event type 'teleported'"),
+        (json.dumps(bad_previous), "events[0].files[0].previous_path: expected str, got 7"),
+        (
+            json.dumps(bad_previous_owners),
+            "events[0].files[0].previous_owners: expected a list of logins",
+        ),
     ]
 
 
@@ -111,3 +124,22 @@ def test_actors_are_parsed_with_defaults(tmp_path):
         "none",
     )
     assert OUTSIDER["permission"] == "read"
+
+
+def test_a_renamed_file_brings_its_old_path_and_owners(tmp_path):
+    moved = good()
+    moved["events"][0]["files"][0] |= {
+        "path": "doc/hello.md",
+        "status": "renamed",
+        "previous_path": "pkgs/by-name/he/hello/README.md",
+        "previous_owners": ["carol"],
+    }
+    records, errors, _ = read(write_history(tmp_path / "h.jsonl", moved))
+    assert errors == []
+    opened_event = records[0].events[0]
+    [change] = opened_event.files
+    assert change.paths == ("doc/hello.md", "pkgs/by-name/he/hello/README.md")
+    assert opened_event.owners == {
+        "doc/hello.md": ("alice",),
+        "pkgs/by-name/he/hello/README.md": ("carol",),
+    }

@@ -10,7 +10,12 @@ import aiohttp
 import pytest
 
 import shadowbot.live.cache as live_cache
-from shadowbot.checks import approved_by_code_owners, approved_by_writers, checks_green
+from shadowbot.checks import (
+    approved_by_code_owners,
+    approved_by_writers,
+    checks_green,
+    only_touches,
+)
 from shadowbot.github import GitHubClient
 from shadowbot.live.snapshot import LiveCache, RequestTally, fetch_snapshot
 from shadowbot.metrics import Metrics
@@ -323,3 +328,20 @@ async def test_a_502_on_a_read_is_retried(sim, gh, cache):
     assert gh.waits == [1.0]  # the client's backoff before its first retry
     # The 502 and the three CODEOWNERS locations (none exists here) answered errors.
     assert (tally.requests, tally.errors) == (len(sim.requests), 4)
+
+
+async def test_a_renamed_file_keeps_its_old_path_and_the_old_paths_owners(sim, gh, cache):
+    sim.set_codeowners(REPO, "/src/ @alice\n/docs/ @carol\n")
+    moved = FileChange("docs/cli.md", "renamed", 0, 0, previous_filename="src/cli.py")
+    number = await sim.open_pr(REPO, "erin", "Move the CLI's help into the docs", files=[moved])
+
+    snap = await fetch_snapshot(gh, REPO, number, cache)
+
+    [change] = snap.files
+    assert (change.path, change.status, change.previous_path) == (
+        "docs/cli.md",
+        "renamed",
+        "src/cli.py",
+    )
+    assert dict(snap.code_owners) == {"docs/cli.md": ("carol",), "src/cli.py": ("alice",)}
+    assert only_touches("docs/")(snap).detail == "src/cli.py (renamed to docs/cli.md) outside docs/"

@@ -130,7 +130,7 @@ async def _owners_by_file(
     read, so that an approval by a member is an approval by an owner."""
     if codeowners is None:
         return {}
-    owners = {change.path: codeowners.owners_of(change.path) for change in files}
+    owners = {path: codeowners.owners_of(path) for change in files for path in change.paths}
     teams = sorted({owner for found in owners.values() for owner in found if "/" in owner})
     members: dict[str, tuple[str, ...]] = {}
     if cache.expand_teams and teams:

@@ -136,6 +136,7 @@ async def _files(gh: GitHubAPI, repo: str, number: int) -> tuple[FileChange, ...
             item.get("status", "modified"),
             int(item.get("additions") or 0),
             int(item.get("deletions") or 0),
+            item.get("previous_filename"),
         )
         for item in items
     )
