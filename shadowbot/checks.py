@@ -86,7 +86,13 @@ def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
 
 
 # -- what the change touches ---------------------------------------------------------
-# A renamed file touches its old path as well as its new one (FileChange.paths).
+# A renamed file touches its old path as well as its new one (FileChange.paths). While
+# GitHub leaves changed files unlisted (Snapshot.files_missing), a check that needs every
+# file fails: what the unlisted ones would say is unknown.
+
+
+def _unlisted(pr: Snapshot) -> str:
+    return f"{pr.files_missing} more changed file(s) that GitHub does not list"
 
 
 def _shown(change: FileChange, path: str) -> str:
@@ -99,7 +105,9 @@ def only_touches(*patterns: str) -> Check:
     where = ", ".join(patterns)
 
     def passes(pr: Snapshot) -> bool:
-        return bool(pr.files) and all(matches(p) for f in pr.files for p in f.paths)
+        if not pr.files or pr.files_missing:
+            return False
+        return all(matches(p) for f in pr.files for p in f.paths)
 
     def explain(pr: Snapshot) -> str:
         if not pr.files:
@@ -108,6 +116,8 @@ def only_touches(*patterns: str) -> Check:
         if outside:
             more = f" and {len(outside) - 1} more" if len(outside) > 1 else ""
             return f"{outside[0]}{more} outside {where}"
+        if pr.files_missing:
+            return _unlisted(pr)
         return f"{len(pr.files)} file(s) within {where}"
 
     return Check(f"only touches {where}", passes, explain)
@@ -122,7 +132,8 @@ def touches_any(*patterns: str) -> Check:
 
     def explain(pr: Snapshot) -> str:
         touched = (_shown(f, p) for f in pr.files for p in f.paths if matches(p))
-        return next(touched, f"nothing under {where}")
+        nothing = f"nothing under {where}" + (f", and {_unlisted(pr)}" if pr.files_missing else "")
+        return next(touched, nothing)
 
     return Check(f"touches {where}", passes, explain)
 
@@ -144,7 +155,7 @@ def confined_to_one(directory_pattern: str) -> Check:
 
     def passes(pr: Snapshot) -> bool:
         found = directories(pr)
-        return isinstance(found, set) and len(found) == 1
+        return isinstance(found, set) and len(found) == 1 and not pr.files_missing
 
     def explain(pr: Snapshot) -> str:
         found = directories(pr)
@@ -152,24 +163,30 @@ def confined_to_one(directory_pattern: str) -> Check:
             return f"{found} is not under {directory_pattern}"
         if len(found) != 1:
             return f"{len(found)} directories touched" if found else "no changed files"
+        if pr.files_missing:
+            return _unlisted(pr)
         return found.pop().rstrip("/")
 
     return Check(f"confined to one {directory_pattern}", passes, explain)
 
 
 def max_changed_lines(limit: int) -> Check:
+    def explain(pr: Snapshot) -> str:
+        lines = f"{pr.changed_lines} line(s) changed"
+        return f"{lines} in the listed files, and {_unlisted(pr)}" if pr.files_missing else lines
+
     return Check(
         f"at most {limit} changed lines",
-        lambda pr: pr.changed_lines <= limit,
-        lambda pr: f"{pr.changed_lines} line(s) changed",
+        lambda pr: pr.changed_lines <= limit and not pr.files_missing,
+        explain,
     )
 
 
 def max_changed_files(limit: int) -> Check:
     return Check(
         f"at most {limit} changed files",
-        lambda pr: len(pr.files) <= limit,
-        lambda pr: f"{len(pr.files)} file(s) changed",
+        lambda pr: len(pr.files) + pr.files_missing <= limit,
+        lambda pr: f"{len(pr.files) + pr.files_missing} file(s) changed",
     )
 
 
@@ -244,6 +261,8 @@ def approved_by_code_owners() -> Check:
         approvers = {a.login for a in pr.approvers_on_head if not a.is_bot}
         if not pr.files:
             return "no changed files"
+        if pr.files_missing:
+            return _unlisted(pr)
         for f in pr.files:
             for path in f.paths:
                 owners, shown = pr.owners_of(path), _shown(f, path)

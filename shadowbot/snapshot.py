@@ -9,7 +9,7 @@ once per snapshot and cached, because every rule asks for them.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar, overload
 
@@ -143,7 +143,9 @@ class Snapshot:
     created_at: datetime
     updated_at: datetime
     state: Literal["open", "closed", "merged"] = "open"
-    extra: Mapping[str, str] = field(default_factory=dict)
+    #: Changed files that ``files`` lacks: GitHub lists at most 3000 of a pull request.
+    #: A check about the changed files fails while any are missing (see ``checks``).
+    files_missing: int = 0
 
     @memo
     def latest_reviews(self) -> Mapping[str, Review]:

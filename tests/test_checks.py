@@ -1,5 +1,7 @@
 """The check vocabulary (shadowbot.checks) and the review semantics it relies on."""
 
+import dataclasses
+
 import pytest
 from snapshots import (
     HEAD,
@@ -415,3 +417,27 @@ def test_a_rename_needs_an_owner_of_the_old_path_too():
         reviews=[approve(CAROL), approve(ALICE)],
     )
     assert check(both).passed
+
+
+# -- files GitHub does not list --------------------------------------------------------
+
+
+def test_checks_on_the_changed_files_fail_while_some_are_not_listed():
+    # GitHub lists at most 3000 files; the ones it leaves out could be anything.
+    listed = make_pr(
+        files=["doc/a.md"], code_owners={"doc/a.md": ["carol"]}, reviews=[approve(CAROL)]
+    )
+    partial = dataclasses.replace(listed, files_missing=2999)
+    missing = "2999 more changed file(s) that GitHub does not list"
+    assert c.only_touches("doc/")(listed).passed and c.approved_by_code_owners()(listed).passed
+    assert result(c.only_touches("doc/"), partial) == (False, missing)
+    assert result(c.confined_to_one("doc"), partial) == (False, missing)
+    assert result(c.max_changed_files(10), partial) == (False, "3000 file(s) changed")
+    assert result(c.max_changed_lines(100), partial) == (
+        False,
+        f"2 line(s) changed in the listed files, and {missing}",
+    )
+    assert result(c.approved_by_code_owners(), partial) == (False, missing)
+    # A file that is listed is known: touching it is a fact, not touching it is not.
+    assert c.touches_any("doc/")(partial).passed
+    assert result(c.touches_any("lib/"), partial) == (False, f"nothing under lib/, and {missing}")

@@ -345,3 +345,15 @@ async def test_a_renamed_file_keeps_its_old_path_and_the_old_paths_owners(sim, g
     )
     assert dict(snap.code_owners) == {"docs/cli.md": ("carol",), "src/cli.py": ("alice",)}
     assert only_touches("docs/")(snap).detail == "src/cli.py (renamed to docs/cli.md) outside docs/"
+
+
+async def test_a_pull_request_with_more_files_than_github_lists_is_never_docs_only(sim, gh, cache):
+    files = [FileChange(f"docs/page-{i:04}.md", "added", 1, 0) for i in range(3001)]
+    number = await sim.open_pr(REPO, "erin", "A very large docs change", files=files)
+
+    snap = await fetch_snapshot(gh, REPO, number, cache)
+
+    assert (len(snap.files), snap.files_missing) == (3000, 1)
+    check = only_touches("docs/")
+    assert check(snap).detail == "1 more changed file(s) that GitHub does not list"
+    assert not check(snap).passed

@@ -109,7 +109,7 @@ async def fetch_snapshot(
         created_at=_time(pull["created_at"]),
         updated_at=_time(pull["updated_at"]),
         state="merged" if pull.get("merged") or pull.get("merged_at") else pull["state"],
-        extra=_truncation(pull, files),
+        files_missing=_files_missing(pull, files),
     )
 
 
@@ -118,14 +118,13 @@ def _time(text: str) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _truncation(pull: Mapping[str, Any], files: tuple[FileChange, ...]) -> dict[str, str]:
-    """GitHub lists at most 3000 files of a pull request; say so when some are missing:
+def _files_missing(pull: Mapping[str, Any], files: tuple[FileChange, ...]) -> int:
+    """GitHub lists at most 3000 files of a pull request; how many it left out:
     https://docs.github.com/en/rest/pulls/pulls#list-pull-requests-files"""
     total = int(pull.get("changed_files") or 0)
     if total > len(files):
         log.warning("only %d of %d changed files listed", len(files), total)
-        return {"files_truncated": f"{len(files)} of {total}"}
-    return {}
+    return max(total - len(files), 0)
 
 
 async def _files(gh: GitHubAPI, repo: str, number: int) -> tuple[FileChange, ...]:
