@@ -170,6 +170,12 @@ class Pipeline:
     async def _post(
         self, gh: GitHubAPI, installation_id: int, pr: Snapshot, evaluations: Evaluations
     ) -> int | None:
+        """Post or edit the verdict comment(s); the id of the combined comment, if any.
+
+        Per-rule mode posts one comment per claiming rule and returns None: a revision
+        then has several comments, and each names its rule in its hidden marker, which is
+        what ties a reaction on it to that one rule (DESIGN.md, "per-rule").
+        """
         mode = self.settings.posting_mode_for(pr.repository)
         if mode == "silent":
             return None  # DESIGN.md: no writes to GitHub at all
