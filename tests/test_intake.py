@@ -1,4 +1,5 @@
-"""Webhook intake over real HTTP, with deliveries signed by the GitHub simulator."""
+"""Webhook intake over real HTTP, with deliveries signed by the GitHub simulator, on SQLite
+and on PostgreSQL."""
 
 import asyncio
 import contextlib
@@ -38,18 +39,15 @@ class Recorder:
         yield Processing(handle)
 
 
-def settings_for(tmp_path):
+def settings_for(database_url):
     return load_settings(
-        {
-            "SHADOWBOT_WEBHOOK_SECRET": SECRET,
-            "SHADOWBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
-        }
+        {"SHADOWBOT_WEBHOOK_SECRET": SECRET, "SHADOWBOT_DATABASE_URL": database_url}
     )
 
 
 @contextlib.asynccontextmanager
-async def bot(tmp_path, recorder):
-    runner = web.AppRunner(create_app(settings_for(tmp_path), recorder.factory))
+async def bot(database_url, recorder):
+    runner = web.AppRunner(create_app(settings_for(database_url), recorder.factory))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -70,9 +68,9 @@ async def sim():
         yield simulator
 
 
-async def test_a_signed_delivery_is_stored_acknowledged_and_processed(tmp_path, sim):
+async def test_a_signed_delivery_is_stored_acknowledged_and_processed(database_url, sim):
     recorder = Recorder()
-    async with bot(tmp_path, recorder) as (url, app):
+    async with bot(database_url, recorder) as (url, app):
         sim.webhook_url = f"{url}/webhook"
         delivery = await sim.ping()
         assert delivery.status == 202
@@ -81,9 +79,9 @@ async def test_a_signed_delivery_is_stored_acknowledged_and_processed(tmp_path, 
     assert recorder.seen == [(delivery.guid, "ping", None)]
 
 
-async def test_forged_or_missing_signatures_get_401_and_store_nothing(tmp_path, sim):
+async def test_forged_or_missing_signatures_get_401_and_store_nothing(database_url, sim):
     recorder = Recorder()
-    async with bot(tmp_path, recorder) as (url, app):
+    async with bot(database_url, recorder) as (url, app):
         sim.webhook_url = f"{url}/webhook"
         assert (await sim.send_forged()).status == 401
         assert (await sim.send_forged(signature=None)).status == 401
@@ -91,9 +89,9 @@ async def test_forged_or_missing_signatures_get_401_and_store_nothing(tmp_path, 
     assert recorder.seen == []
 
 
-async def test_a_redelivery_is_a_no_op(tmp_path, sim):
+async def test_a_redelivery_is_a_no_op(database_url, sim):
     recorder = Recorder()
-    async with bot(tmp_path, recorder) as (url, app):
+    async with bot(database_url, recorder) as (url, app):
         sim.webhook_url = f"{url}/webhook"
         first = await sim.ping()
         again = await sim.redeliver(first.guid)
@@ -116,8 +114,8 @@ async def post(url, body, event="pull_request", delivery="d-1", signature=None):
             return response.status, await response.text()
 
 
-async def test_bad_bodies_are_refused_with_the_right_status(tmp_path):
-    async with bot(tmp_path, Recorder()) as (url, app):
+async def test_bad_bodies_are_refused_with_the_right_status(database_url):
+    async with bot(database_url, Recorder()) as (url, app):
         assert (await post(url, b"{not json"))[0] == 400
         assert (await post(url, b"[1, 2]"))[0] == 400
         assert (await post(url, b'{"action": "opened"} trailing'))[0] == 400
@@ -129,24 +127,24 @@ async def test_bad_bodies_are_refused_with_the_right_status(tmp_path):
         assert status == 202 and "ignored" in text
 
 
-async def test_a_restart_mid_queue_loses_nothing(tmp_path, sim):
+async def test_a_restart_mid_queue_loses_nothing(database_url, sim):
     stalled = Recorder()
     stalled.gate.clear()  # the first run processes nothing before it is stopped
-    async with bot(tmp_path, stalled) as (url, app):
+    async with bot(database_url, stalled) as (url, app):
         sim.webhook_url = f"{url}/webhook"
         sent = [await sim.ping() for _ in range(5)]
         assert all(d.status == 202 for d in sent)
     assert stalled.seen == []
 
     recorder = Recorder()
-    async with bot(tmp_path, recorder) as (url, app):
+    async with bot(database_url, recorder) as (url, app):
         await asyncio.sleep(0.05)
         await drained(app)
     assert [seen[0] for seen in recorder.seen] == [d.guid for d in sent]
 
 
-async def test_health_and_metrics(tmp_path, sim):
-    async with bot(tmp_path, Recorder()) as (url, app):
+async def test_health_and_metrics(database_url, sim):
+    async with bot(database_url, Recorder()) as (url, app):
         sim.webhook_url = f"{url}/webhook"
         await sim.ping()
         await sim.send_forged()
@@ -179,8 +177,8 @@ class Flaky(Recorder):
         yield Processing(handle)
 
 
-def stored_errors(tmp_path):
-    engine = create_db_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+def stored_errors(database_url):
+    engine = create_db_engine(database_url)
     try:
         with Session(engine) as session:
             return [
@@ -191,10 +189,10 @@ def stored_errors(tmp_path):
         engine.dispose()
 
 
-async def test_a_delivery_github_failed_is_tried_again(tmp_path, sim, monkeypatch):
+async def test_a_delivery_github_failed_is_tried_again(database_url, sim, monkeypatch):
     monkeypatch.setattr(worker, "RETRY_DELAYS", (0.05, 0.05, 0.05))
     flaky = Flaky(failures=2)
-    async with bot(tmp_path, flaky) as (url, app):
+    async with bot(database_url, flaky) as (url, app):
         sim.webhook_url = f"{url}/webhook"
         delivery = await sim.ping()
         for _ in range(50):
@@ -202,19 +200,21 @@ async def test_a_delivery_github_failed_is_tried_again(tmp_path, sim, monkeypatc
             if flaky.seen:
                 break
     assert (flaky.tries, flaky.seen) == (3, [delivery.guid])
-    assert stored_errors(tmp_path) == [(True, None)]
+    assert stored_errors(database_url) == [(True, None)]
 
 
-async def test_a_delivery_is_recorded_failed_once_its_tries_are_used_up(tmp_path, sim, monkeypatch):
+async def test_a_delivery_is_recorded_failed_once_its_tries_are_used_up(
+    database_url, sim, monkeypatch
+):
     monkeypatch.setattr(worker, "RETRY_DELAYS", (0.05, 0.05))
     flaky = Flaky(failures=100)
-    async with bot(tmp_path, flaky) as (url, app):
+    async with bot(database_url, flaky) as (url, app):
         sim.webhook_url = f"{url}/webhook"
         await sim.ping()
         for _ in range(50):
             await asyncio.sleep(0.05)
-            if stored_errors(tmp_path)[0][0]:
+            if stored_errors(database_url)[0][0]:
                 break
     assert flaky.tries == 3
-    ((processed, error),) = stored_errors(tmp_path)
+    ((processed, error),) = stored_errors(database_url)
     assert processed and error.startswith("GitHubUnavailable")
