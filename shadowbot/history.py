@@ -172,7 +172,9 @@ class _Parser:
             files.append(change)
             owners[path] = _logins(item, "owners", at)
             if len(change.paths) > 1:
-                owners[change.paths[1]] = _logins(item, "previous_owners", at)
+                # A file listed at the old path (one added where another moved away) has
+                # its own entry: its owners, from the same CODEOWNERS, are not replaced.
+                owners.setdefault(change.paths[1], _logins(item, "previous_owners", at))
         return tuple(files), owners
 
     def event(self, obj: Any, where: str) -> Event:

@@ -66,6 +66,7 @@ def is_handled(event: str, action: str | None) -> bool:
 #: one (GitHub sends up to 25 MB) gets a parser of its own, so the process does not keep
 #: buffers that size for good.
 KEEP_PARSER_UP_TO = 1024 * 1024
+UTF8_BOM = b"\xef\xbb\xbf"
 _parsers = threading.local()
 
 
@@ -77,7 +78,14 @@ def read_action(body: bytes) -> str | None:
     building the objects of a 20-100 KB payload costs the intake more than everything
     else it does for a delivery, and the worker parses the stored body anyway.
     """
-    document = _parser_for(body).parse(body)  # ValueError (UnicodeDecodeError too) if not JSON
+    if body.startswith(UTF8_BOM):  # JSON has none (RFC 8259, 8.1); the worker would refuse it
+        raise ValueError("the body starts with a byte order mark")
+    try:
+        # ValueError (UnicodeDecodeError too) if not JSON; RuntimeError if it nests deeper
+        # than simdjson's 1024 levels or holds an integer beyond 64 bits.
+        document = _parser_for(body).parse(body)
+    except RuntimeError as exc:
+        raise ValueError(str(exc)) from None
     # A parser refuses to parse again while a view into its last document is alive, so
     # none is kept: not in a local, nor in the traceback of the error below.
     if not isinstance(document, simdjson.Object):
@@ -142,10 +150,12 @@ class DeliveryStore(Background):
                     for _, future in batch:
                         future.set_exception(exc)
                     continue
-                for delivery, future in batch:
-                    future.set_result(delivery.delivery_id in fresh)
                 if fresh:
                     self.stored.set()
+                for delivery, future in batch:
+                    # A delivery sent twice in one batch is new only the first time.
+                    future.set_result(delivery.delivery_id in fresh)
+                    fresh.discard(delivery.delivery_id)
 
     def _insert(self, deliveries: list[Delivery]) -> set[str]:
         """Insert the new ones in one transaction; return the ids that were new.
@@ -197,7 +207,10 @@ class _DriverSql:
     def for_engine(cls, engine: Engine) -> _DriverSql:
         dialect = engine.dialect
         column = DeliveryRow.__table__.c.received_at  # type: ignore[attr-defined]
-        convert = column.type.bind_processor(dialect) or (lambda value: value)
+        # The type as this dialect implements it: on SQLite that includes writing the
+        # datetime as SQLAlchemy's text, which the driver would otherwise do its own way.
+        convert = column.type.dialect_impl(dialect).bind_processor(dialect)
+        convert = convert or (lambda value: value)
         if dialect.name == "sqlite":
             return cls("?", "BEGIN IMMEDIATE", convert)
         return cls("%s", None, convert)

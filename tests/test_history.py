@@ -143,3 +143,27 @@ def test_a_renamed_file_brings_its_old_path_and_owners(tmp_path):
         "doc/hello.md": ("alice",),
         "pkgs/by-name/he/hello/README.md": ("carol",),
     }
+
+
+def test_a_rename_away_from_a_listed_path_keeps_that_files_owners(tmp_path):
+    both = good()
+    both["events"][0]["files"] = [
+        {
+            "path": "doc/a.md",
+            "status": "added",
+            "additions": 3,
+            "deletions": 0,
+            "owners": ["carol"],
+        },
+        {
+            "path": "doc/b.md",
+            "status": "renamed",
+            "additions": 0,
+            "deletions": 0,
+            "owners": ["carol"],
+            "previous_path": "doc/a.md",
+        },
+    ]
+    records, errors, _ = read(write_history(tmp_path / "h.jsonl", both))
+    assert errors == []
+    assert records[0].events[0].owners == {"doc/a.md": ("carol",), "doc/b.md": ("carol",)}

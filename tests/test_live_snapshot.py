@@ -357,3 +357,13 @@ async def test_a_pull_request_with_more_files_than_github_lists_is_never_docs_on
     check = only_touches("docs/")
     assert check(snap).detail == "1 more changed file(s) that GitHub does not list"
     assert not check(snap).passed
+
+
+def test_only_a_full_list_of_files_can_be_short():
+    from shadowbot.live.snapshot import _files_missing
+    from shadowbot.snapshot import FileChange as SnapshotFile
+
+    listed = tuple(SnapshotFile(f"f{i}", "added") for i in range(3000))
+    assert _files_missing({"changed_files": 3500}, listed) == 500
+    # A shorter list than changed_files says: a push came in between, nothing is missing.
+    assert _files_missing({"changed_files": 12}, listed[:10]) == 0

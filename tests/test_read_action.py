@@ -33,7 +33,11 @@ def test_the_action_of_a_json_object(body, action):
         b"[1, 2]",
         b'"opened"',
         b"null",
+        b"\xef\xbb\xbf" + b'{"action": "opened"}',  # a byte order mark
+        b'{"a": ' * 2000 + b"1" + b"}" * 2000,  # deeper than any parser goes
+        b'{"action": "opened", "id": -99999999999999999999}',  # beyond 64 bits
     ],
+    ids=lambda body: body[:24].decode(errors="replace"),
 )
 def test_anything_but_a_json_object_is_refused(body):
     with pytest.raises(ValueError):

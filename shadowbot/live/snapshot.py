@@ -118,13 +118,19 @@ def _time(text: str) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+#: GitHub lists at most this many files of a pull request:
+#: https://docs.github.com/en/rest/pulls/pulls#list-pull-requests-files
+LISTED_FILES_CAP = 3000
+
+
 def _files_missing(pull: Mapping[str, Any], files: tuple[FileChange, ...]) -> int:
-    """GitHub lists at most 3000 files of a pull request; how many it left out:
-    https://docs.github.com/en/rest/pulls/pulls#list-pull-requests-files"""
+    """How many changed files GitHub left out of the list. Only a full list can be short:
+    a shorter one differs from ``changed_files`` only when a push came in between."""
     total = int(pull.get("changed_files") or 0)
-    if total > len(files):
-        log.warning("only %d of %d changed files listed", len(files), total)
-    return max(total - len(files), 0)
+    if len(files) < LISTED_FILES_CAP or total <= len(files):
+        return 0
+    log.warning("only %d of %d changed files listed", len(files), total)
+    return total - len(files)
 
 
 async def _files(gh: GitHubAPI, repo: str, number: int) -> tuple[FileChange, ...]:
