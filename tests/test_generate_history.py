@@ -31,6 +31,10 @@ COMMITTED = ROOT / "examples" / "history.jsonl.gz"
 
 
 def _load_generator():
+    # As `python examples/generate_history.py` would: its folder first on the path, where
+    # the script finds the history_generator package.
+    if str(SCRIPT.parent) not in sys.path:
+        sys.path.insert(0, str(SCRIPT.parent))
     spec = importlib.util.spec_from_file_location("generate_history", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while building
