@@ -50,11 +50,13 @@ class Bot:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(sim, tmp_path, **env):
+async def running_bot(sim, database, **env):
+    """The bot serving ``sim``; ``database`` is a folder for a new SQLite file, or a URL."""
+    url = database if isinstance(database, str) else f"sqlite:///{database / 'live.db'}"
     settings = load_settings(
         {
             "SHADOWBOT_WEBHOOK_SECRET": SECRET,
-            "SHADOWBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'live.db'}",
+            "SHADOWBOT_DATABASE_URL": url,
             "SHADOWBOT_APP_ID": str(sim.app_id),
             "SHADOWBOT_PRIVATE_KEY": sim.private_key_pem,
             "SHADOWBOT_GITHUB_API_URL": sim.url,

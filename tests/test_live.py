@@ -1,5 +1,6 @@
 """Live shadow mode end to end: the bot and the GitHub simulator over real HTTP, with
-signed webhooks, the real database and the bundled rules."""
+signed webhooks, the real database (SQLite, and PostgreSQL where configured) and the
+bundled rules."""
 
 import pytest
 from livebot import (  # noqa: F401
@@ -16,8 +17,8 @@ from shadowbot.live.comments import parse_marker
 from shadowbot.storage import NoteRow, PullRequestRow, VerdictRow
 
 
-async def test_a_claim_gets_one_verdict_comment_and_a_push_edits_it(sim, tmp_path):
-    async with running_bot(sim, tmp_path) as bot:
+async def test_a_claim_gets_one_verdict_comment_and_a_push_edits_it(sim, database_url):
+    async with running_bot(sim, database_url) as bot:
         number = await writer_pair_claim(sim)
         await bot.quiet()
         (comment,) = bot.bot_comments(number)
@@ -41,8 +42,8 @@ async def test_a_claim_gets_one_verdict_comment_and_a_push_edits_it(sim, tmp_pat
         assert heads == {first_head, new_head} and pr.head_sha == new_head
 
 
-async def test_no_comment_before_any_rule_claims(sim, tmp_path):
-    async with running_bot(sim, tmp_path) as bot:
+async def test_no_comment_before_any_rule_claims(sim, database_url):
+    async with running_bot(sim, database_url) as bot:
         number = await sim.open_pr(sim.repo, "dave", "hello: please merge", files=[PACKAGE])
         await bot.quiet()
         assert bot.bot_comments(number) == []
@@ -50,8 +51,8 @@ async def test_no_comment_before_any_rule_claims(sim, tmp_path):
             assert session.exec(select(VerdictRow)).all()  # evaluated and stored all the same
 
 
-async def test_a_redelivery_posts_nothing_twice(sim, tmp_path):
-    async with running_bot(sim, tmp_path) as bot:
+async def test_a_redelivery_posts_nothing_twice(sim, database_url):
+    async with running_bot(sim, database_url) as bot:
         number = await writer_pair_claim(sim)
         await bot.quiet()
         writes = len(sim.writes)
@@ -62,8 +63,8 @@ async def test_a_redelivery_posts_nothing_twice(sim, tmp_path):
         assert len(sim.writes) == writes
 
 
-async def test_silent_mode_writes_nothing_to_github(sim, tmp_path):
-    async with running_bot(sim, tmp_path, SHADOWBOT_POSTING_MODE="silent") as bot:
+async def test_silent_mode_writes_nothing_to_github(sim, database_url):
+    async with running_bot(sim, database_url, SHADOWBOT_POSTING_MODE="silent") as bot:
         number = await writer_pair_claim(sim)
         await sim.comment(sim.repo, number, "dave", "@shadowbot note looks fine")
         await bot.quiet()
@@ -76,8 +77,8 @@ async def test_silent_mode_writes_nothing_to_github(sim, tmp_path):
             assert session.exec(select(VerdictRow)).all()
 
 
-async def test_a_note_is_stored_and_follows_its_comment(sim, tmp_path):
-    async with running_bot(sim, tmp_path) as bot:
+async def test_a_note_is_stored_and_follows_its_comment(sim, database_url):
+    async with running_bot(sim, database_url) as bot:
         number = await sim.open_pr(sim.repo, "dave", "hello: update", files=[PACKAGE])
         comment = await sim.comment(sim.repo, number, "dave", "@shadowbot note the tests are flaky")
         await bot.quiet()
