@@ -90,7 +90,9 @@ class Worker(Background):
                 self.idle.clear()  # woken: something may be waiting
                 continue
             self.idle.clear()
-            pending, superseded = self._coalesce(pending)
+            # In a thread: finding the keys parses each queued payload.
+            pending, superseded = await asyncio.to_thread(self._coalesce, pending)
+            self._metrics.inc("shadowbot_deliveries_coalesced_total", len(superseded))
             if superseded:
                 await asyncio.to_thread(self._mark_superseded, superseded)
             for delivery in pending:
@@ -108,18 +110,18 @@ class Worker(Background):
 
     def _coalesce(self, pending: list[DeliveryRow]) -> tuple[list[DeliveryRow], list[int]]:
         """Drop the deliveries a later one in the batch makes redundant: under a burst of
-        pushes, checks and reviews a PR is evaluated once, on its newest state."""
+        pushes, checks and reviews a PR is evaluated once, on its newest state. The kept
+        ones, and the ids of the dropped ones."""
         if self._coalesce_key is None:
             return pending, []
         keys = [self._coalesce_key(delivery) for delivery in pending]
         last = {key: i for i, key in enumerate(keys) if key is not None}
-        kept = [
-            d
-            for i, (d, k) in enumerate(zip(pending, keys, strict=True))
-            if k is None or last[k] == i
-        ]
-        superseded = [d.id for d in pending if d not in kept and d.id is not None]
-        self._metrics.inc("shadowbot_deliveries_coalesced_total", len(superseded))
+        kept, superseded = [], []
+        for i, (delivery, key) in enumerate(zip(pending, keys, strict=True)):
+            if key is None or last[key] == i:
+                kept.append(delivery)
+            elif delivery.id is not None:
+                superseded.append(delivery.id)
         return kept, superseded
 
     async def _process(self, delivery: DeliveryRow) -> None:
