@@ -12,6 +12,7 @@ from gidgethub.abc import GitHubAPI
 from sqlmodel import Session
 
 from shadowbot.live import posting, records
+from shadowbot.live.api import installation_of
 from shadowbot.live.commands import Command, is_ignored_author, parse_commands
 from shadowbot.live.comments import render_help, render_unknown_command
 from shadowbot.live.owners import permission_of
@@ -37,7 +38,7 @@ class CommandHandler:
         ):
             return  # a plain issue, a bot, or the bot itself
         repo = payload["repository"]["full_name"]
-        installation = int((payload.get("installation") or {}).get("id") or 0)
+        installation = installation_of(payload)
         commands = (
             []
             if action == "deleted"

@@ -21,6 +21,7 @@ from sqlmodel import Session
 from shadowbot.engine import Engine
 from shadowbot.github import GitHubApp
 from shadowbot.live import posting, records
+from shadowbot.live.api import installation_of
 from shadowbot.live.cache import LiveCache
 from shadowbot.live.commands_handler import CommandHandler
 from shadowbot.live.comments import (
@@ -63,11 +64,9 @@ class Pipeline:
         """The PR (or head commit) a delivery only re-evaluates, if that is all it does."""
         if delivery.event not in _REEVALUATING or delivery.action in ("closed", "reopened"):
             return None
-        if (delivery.event, delivery.action) == ("pull_request_review", "edited"):
-            return None  # re-evaluates nothing, so it must not stand in for one that does
         payload = orjson.loads(delivery.payload)
-        if (payload.get("check_suite") or {}).get("latest_check_runs_count"):
-            return None  # ignored likewise (see on_check)
+        if _ignored(delivery.event, delivery.action, payload):
+            return None  # re-evaluates nothing, so it must not stand in for one that does
         repo = payload.get("repository", {}).get("full_name")
         number = (payload.get("pull_request") or {}).get("number")
         if number is not None:
@@ -77,6 +76,8 @@ class Pipeline:
 
     async def handle(self, delivery: DeliveryRow) -> None:
         payload = orjson.loads(delivery.payload)
+        if _ignored(delivery.event, delivery.action, payload):
+            return
         handlers = {
             "pull_request": self.on_pull_request,
             "pull_request_review": self.on_review,
@@ -101,19 +102,16 @@ class Pipeline:
             await asyncio.to_thread(self._record_outcome, repo, pr, kind, actor)
             if action == "closed":
                 return
-        await self.reevaluate(_installation(payload), repo, int(pr["number"]))
+        await self.reevaluate(installation_of(payload), repo, int(pr["number"]))
 
     async def on_review(self, action: str | None, payload: dict[str, Any]) -> None:
-        if action == "edited":
-            return  # an edit changes a review's text, never its state
         repo = payload["repository"]["full_name"]
-        await self.reevaluate(_installation(payload), repo, int(payload["pull_request"]["number"]))
+        await self.reevaluate(
+            installation_of(payload), repo, int(payload["pull_request"]["number"])
+        )
 
     async def on_check(self, action: str | None, payload: dict[str, Any]) -> None:
-        suite = payload.get("check_suite")
-        if suite is not None and suite.get("latest_check_runs_count"):
-            return  # each of its check runs sent its own completed event already
-        item = payload.get("check_run") or suite or {}
+        item = payload.get("check_run") or payload.get("check_suite") or {}
         repo, sha = payload["repository"]["full_name"], str(item.get("head_sha", ""))
         # GitHub lists the PRs of a check only when they come from the same repository,
         # and matches them by head branch too: a late check on a commit the branch has
@@ -131,7 +129,7 @@ class Pipeline:
         await self._reevaluate_head(payload, repo, str(payload.get("sha", "")), [])
 
     async def on_installation(self, action: str | None, payload: dict[str, Any]) -> None:
-        installation = _installation(payload)
+        installation = installation_of(payload)
         gone = action in ("deleted", "suspend")
         names = [r["full_name"] for r in payload.get("repositories") or []]
         added = [r["full_name"] for r in payload.get("repositories_added") or []]
@@ -147,7 +145,7 @@ class Pipeline:
     ) -> None:
         known = await asyncio.to_thread(self._open_pull_requests_at, repo, sha)
         for number in sorted(set(numbers) | set(known)):
-            await self.reevaluate(_installation(payload), repo, number, only_head=sha)
+            await self.reevaluate(installation_of(payload), repo, number, only_head=sha)
 
     # -- the work --------------------------------------------------------------------
 
@@ -249,8 +247,14 @@ class Pipeline:
             session.commit()
 
 
-def _installation(payload: dict[str, Any]) -> int:
-    return int((payload.get("installation") or {}).get("id") or 0)
+def _ignored(event: str, action: str | None, payload: dict[str, Any]) -> bool:
+    """Deliveries that cannot change a verdict, though of an event that usually does."""
+    if (event, action) == ("pull_request_review", "edited"):
+        return True  # an edit changes a review's text, never its state
+    # A check suite with check runs: each of them sent its own completed event already.
+    return event == "check_suite" and bool(
+        (payload.get("check_suite") or {}).get("latest_check_runs_count")
+    )
 
 
 def _now() -> datetime:
