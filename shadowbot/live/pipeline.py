@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -25,6 +24,7 @@ from shadowbot.live.api import installation_of
 from shadowbot.live.cache import LiveCache
 from shadowbot.live.commands_handler import CommandHandler
 from shadowbot.live.comments import (
+    claimed_keys,
     combined_action,
     per_rule_targets,
     render_combined,
@@ -35,7 +35,7 @@ from shadowbot.metrics import Metrics
 from shadowbot.rules import Rule
 from shadowbot.settings import Settings
 from shadowbot.snapshot import Snapshot
-from shadowbot.storage import DeliveryRow
+from shadowbot.storage import DeliveryRow, utcnow
 from shadowbot.verdict import Verdict
 
 log = logging.getLogger(__name__)
@@ -151,11 +151,11 @@ class Pipeline:
 
     async def reevaluate(
         self, installation_id: int, repo: str, number: int, only_head: str = ""
-    ) -> Evaluations:
+    ) -> None:
         gh = await self.github.installation(installation_id)
         pr = await fetch_snapshot(gh, repo, number, self.cache, mergers=self.settings.mergers)
         if pr.state != "open" or (only_head and pr.head_sha != only_head):
-            return []  # nothing on screen can change: closed, or a check on an old head
+            return  # nothing on screen can change: closed, or a check on an old head
         evaluations = self.engine.evaluate(pr)
         for _, verdict in evaluations:
             self.metrics.inc("shadowbot_evaluations_total", decision=verdict.decision.value)
@@ -163,7 +163,6 @@ class Pipeline:
         await asyncio.to_thread(
             self._record_evaluation, installation_id, pr, evaluations, comment_id
         )
-        return evaluations
 
     async def _post(
         self, gh: GitHubAPI, installation_id: int, pr: Snapshot, evaluations: Evaluations
@@ -190,7 +189,6 @@ class Pipeline:
                     rule,
                     verdict,
                     handle=self.settings.handle,
-                    dashboard_url=None,
                 )
                 await posting.upsert_comment(gh, lock, pr.repository, pr.number, body, existing)
             return None
@@ -206,10 +204,8 @@ class Pipeline:
             pr.head_sha,
             evaluations,
             handle=self.settings.handle,
-            dashboard_url=None,
         )
-        posted = await posting.upsert_comment(gh, lock, pr.repository, pr.number, body, existing)
-        return posted.comment_id
+        return await posting.upsert_comment(gh, lock, pr.repository, pr.number, body, existing)
 
     # -- database (run in a thread) ---------------------------------------------------
 
@@ -217,14 +213,14 @@ class Pipeline:
         self, installation_id: int, pr: Snapshot, evaluations: Evaluations, comment_id: int | None
     ) -> None:
         summary: dict[str, object] = {
-            "claims": [rule.key for rule, verdict in evaluations if verdict.is_claim],
+            "claims": list(claimed_keys(evaluations)),
             "decisions": {rule.key: verdict.decision.value for rule, verdict in evaluations},
         }
         with Session(self.database) as session:
             repo = records.repository(session, pr.repository, installation_id)
             row = records.pull_request(session, repo, pr)
             records.verdicts(session, row, pr.head_sha, evaluations)
-            records.show_revision(session, row, pr.head_sha, comment_id, summary, _now())
+            records.show_revision(session, row, pr.head_sha, comment_id, summary, utcnow())
             session.commit()
 
     def _open_pull_requests_at(self, repo: str, sha: str) -> list[int]:
@@ -237,13 +233,13 @@ class Pipeline:
             if row is None:
                 return  # never evaluated: there is no claim for the outcome to settle
             sha = str(pr.get("head", {}).get("sha") or "")
-            records.outcome(session, row, kind, sha, actor, _now())
+            records.outcome(session, row, kind, sha, actor, utcnow())
             session.commit()
 
     def _record_repositories(self, names: list[str], installation_id: int | None) -> None:
         with Session(self.database) as session:
             for name in names:
-                records.repository(session, name, installation_id, detach=installation_id is None)
+                records.repository(session, name, installation_id)
             session.commit()
 
 
@@ -255,7 +251,3 @@ def _ignored(event: str, action: str | None, payload: dict[str, Any]) -> bool:
     return event == "check_suite" and bool(
         (payload.get("check_suite") or {}).get("latest_check_runs_count")
     )
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

@@ -10,20 +10,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from gidgethub.abc import GitHubAPI
 
 from shadowbot.live.api import PAGE
 from shadowbot.live.comments import Marker, parse_marker
-
-
-@dataclass(frozen=True, slots=True)
-class Posted:
-    comment_id: int
-    created: bool
-    changed: bool
 
 
 async def own_comments(
@@ -58,19 +50,20 @@ async def upsert_comment(
     number: int,
     body: str,
     existing: tuple[int, str] | None,
-) -> Posted:
-    """Edit ``existing`` (id, body) to ``body``, or create a comment; nothing if unchanged."""
+) -> int:
+    """Edit ``existing`` (id, body) to ``body``, or create a comment; nothing if unchanged.
+    The comment's id."""
     async with lock:
         if existing is not None:
             comment_id, old_body = existing
-            if old_body == body:
-                return Posted(comment_id, created=False, changed=False)
-            await gh.patch(f"/repos/{repository}/issues/comments/{comment_id}", data={"body": body})
-            return Posted(comment_id, created=False, changed=True)
+            if old_body != body:
+                url = f"/repos/{repository}/issues/comments/{comment_id}"
+                await gh.patch(url, data={"body": body})
+            return comment_id
         created = await gh.post(
             f"/repos/{repository}/issues/{number}/comments", data={"body": body}
         )
-        return Posted(int(created["id"]), created=True, changed=True)
+        return int(created["id"])
 
 
 async def acknowledge(

@@ -37,28 +37,29 @@ def _id(row: _HasId) -> int:
     return row.id
 
 
-def repository(
-    session: Session, full_name: str, installation_id: int | None, detach: bool = False
-) -> RepositoryRow:
-    """The repository's row, created if new; ``detach`` records that the app left it."""
+def repository(session: Session, full_name: str, installation_id: int | None) -> RepositoryRow:
+    """The repository's row, created if new, with its installation (None: the app left)."""
     row = session.exec(
         select(RepositoryRow).where(RepositoryRow.full_name == full_name)
     ).one_or_none()
     if row is None:
         row = RepositoryRow(full_name=full_name, installation_id=installation_id)
-    elif installation_id is not None or detach:
-        row.installation_id = installation_id
+    row.installation_id = installation_id
     session.add(row)
     session.flush()
     return row
 
 
-def pull_request(session: Session, repo: RepositoryRow, pr: Snapshot) -> PullRequestRow:
-    row = session.exec(
+def _pull_request_in(session: Session, repo: RepositoryRow, number: int) -> PullRequestRow | None:
+    return session.exec(
         select(PullRequestRow).where(
-            PullRequestRow.repository_id == repo.id, PullRequestRow.number == pr.number
+            PullRequestRow.repository_id == repo.id, PullRequestRow.number == number
         )
     ).one_or_none()
+
+
+def pull_request(session: Session, repo: RepositoryRow, pr: Snapshot) -> PullRequestRow:
+    row = _pull_request_in(session, repo, pr.number)
     if row is None:
         row = PullRequestRow(
             repository_id=_id(repo),
@@ -85,7 +86,7 @@ def pull_request_from_issue(
     session: Session, repo: RepositoryRow, issue: dict[str, Any]
 ) -> PullRequestRow:
     """The PR row for a comment's issue payload, created from it if never evaluated."""
-    row = find_pull_request(session, repo.full_name, int(issue["number"]))
+    row = _pull_request_in(session, repo, int(issue["number"]))
     if row is not None:
         return row
     opened = datetime.fromisoformat(str(issue["created_at"]))
@@ -206,7 +207,7 @@ def show_revision(
 def note(
     session: Session, pr: PullRequestRow, comment_id: int, author: str, body: str, at: datetime
 ) -> NoteRow:
-    row = session.exec(select(NoteRow).where(NoteRow.comment_id == comment_id)).one_or_none()
+    row = _note_of(session, comment_id)
     if row is None:
         row = NoteRow(
             pull_request_id=_id(pr),
@@ -222,12 +223,16 @@ def note(
 
 
 def delete_note(session: Session, comment_id: int, at: datetime) -> bool:
-    row = session.exec(select(NoteRow).where(NoteRow.comment_id == comment_id)).one_or_none()
+    row = _note_of(session, comment_id)
     if row is None or row.deleted_at is not None:
         return False
     row.deleted_at = at
     session.add(row)
     return True
+
+
+def _note_of(session: Session, comment_id: int) -> NoteRow | None:
+    return session.exec(select(NoteRow).where(NoteRow.comment_id == comment_id)).one_or_none()
 
 
 def outcome(
