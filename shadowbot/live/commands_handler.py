@@ -45,9 +45,10 @@ class CommandHandler:
             else parse_commands(comment.get("body") or "", self.p.settings.handle)
         )
         notes = [c.text for c in commands if c.kind == "note" and c.text.strip()]
-        await asyncio.to_thread(
-            self._record_note, repo, issue, installation, comment, login, "\n\n".join(notes)
-        )
+        if notes or action != "created":  # a new comment has no note to update or remove
+            await asyncio.to_thread(
+                self._record_note, repo, issue, installation, comment, login, "\n\n".join(notes)
+            )
         if action == "created" and commands:
             author = str((issue.get("user") or {}).get("login", ""))
             number, comment_id = int(issue["number"]), int(comment["id"])
