@@ -60,7 +60,7 @@ class Settings:
     closed_unmerged: Literal["neutral", "loss"] = "neutral"
     #: DESIGN.md's backtest counts a claim on a PR closed unmerged as a loss.
     backtest_closed_unmerged: Literal["neutral", "loss"] = "loss"
-    #: Logins counted as mergers whatever their repository permission.
+    #: Logins counted as mergers whatever their repository permission (lowered).
     mergers: frozenset[str] = frozenset()
     handle: str = "shadowbot"
     #: DESIGN.md "Posting modes": combined (default), per-rule or silent.
@@ -131,10 +131,11 @@ def _text(name: str, value: Any) -> str:
 
 
 def _logins(name: str, value: Any) -> frozenset[str]:
+    """Logins, lowered: GitHub ignores their case, and so does every comparison with them."""
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list | tuple):
         raise ConfigError(f"{name}: expected a list of logins, got {value!r}")
-    return frozenset(_text(name, item) for item in items if str(item).strip())
+    return frozenset(_text(name, item).lower() for item in items if str(item).strip())
 
 
 def _private_key(name: str, value: Any) -> Secret:

@@ -74,10 +74,11 @@ class Actor:
 
 
 def counts_as_merger(actor: Actor, author: Actor, mergers: frozenset[str]) -> bool:
-    """DESIGN.md, "Merger": write, maintain or admin (or listed); never a bot or the author."""
-    if actor.is_bot or actor.login == author.login:
+    """DESIGN.md, "Merger": write, maintain or admin (or listed); never a bot or the author.
+    ``mergers`` are lowered logins (``Settings.mergers``): GitHub ignores a login's case."""
+    if actor.is_bot or actor.login.lower() == author.login.lower():
         return False
-    return actor.permission in WRITE_PERMISSIONS or actor.login in mergers
+    return actor.permission in WRITE_PERMISSIONS or actor.login.lower() in mergers
 
 
 @dataclass(frozen=True, slots=True)

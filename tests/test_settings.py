@@ -5,6 +5,7 @@ import pytest
 from shadowbot.errors import ConfigError
 from shadowbot.ledger import Thresholds
 from shadowbot.settings import Secret, load_settings
+from shadowbot.snapshot import Actor, counts_as_merger
 
 
 def test_defaults_need_no_setting_at_all():
@@ -94,3 +95,12 @@ def test_posting_mode_is_global_with_per_repository_overrides(tmp_path):
     config.write_text('[repositories."a/b"]\nposting_mode = "loud"\n')
     with pytest.raises(ConfigError, match=r"repositories\.a/b\.posting_mode: expected one of"):
         load_settings({}, config)
+
+
+def test_configured_mergers_are_matched_whatever_the_case_github_shows():
+    settings = load_settings({"SHADOWBOT_MERGERS": "Alice, carol"})
+    assert settings.mergers == frozenset({"alice", "carol"})
+    author = Actor("erin")
+    assert counts_as_merger(Actor("alice", permission="read"), author, settings.mergers)
+    assert counts_as_merger(Actor("Carol", permission="none"), author, settings.mergers)
+    assert not counts_as_merger(Actor("Erin", permission="admin"), author, settings.mergers)
