@@ -4,8 +4,9 @@ and the backtest (DESIGN.md, "Settlement" and "Backtest").
 The two modes differ only in which evidence they gather for a claim, and both build a
 :class:`ClaimFacts`:
 
-- live mode counts a merger's 👎 made while the claim was on screen or within the grace
-  period after the PR closed, and sets ``superseded_at`` when a new push took the claim
+- live mode (its evidence builder is not written yet) counts a merger's 👎 made while
+  the claim was on screen or within the grace period after the PR closed, and sets
+  ``superseded_at`` when a new push took the claim
   off screen (a superseded claim is settled neutral: nobody was shown that head any more);
 - the backtest counts a merger's change request made any time after the claim and a
   revert of the merge, and never sets ``superseded_at``: had the bot merged at the claim,
@@ -86,6 +87,9 @@ def settle(facts: ClaimFacts, policy: Policy, now: datetime) -> Settlement:
     elif facts.closed_at is not None:
         if policy.closed_unmerged == "loss":
             return Settlement(Result.LOSS, "closed_unmerged", facts.closed_at)
+        if now < facts.closed_at + policy.grace_period:
+            # A merger's 👎 still counts until the grace period after the close runs out.
+            return Settlement(Result.PENDING, "grace", facts.closed_at)
         otherwise = Settlement(Result.NEUTRAL, "closed_unmerged", facts.closed_at)
     elif facts.superseded_at is not None:
         otherwise = Settlement(Result.NEUTRAL, "superseded", facts.superseded_at)

@@ -72,6 +72,16 @@ def test_closed_unmerged_follows_the_policy_and_is_counted_apart(policy, result)
     assert record.losses == (1 if policy == "loss" else 0)
 
 
+def test_a_claim_on_a_pr_closed_unmerged_waits_out_the_grace_period():
+    # DESIGN.md: a merger's 👎 counts "within the grace period after the PR closed".
+    closed = ClaimFacts("a1", T0, closed_at=at(3))
+    settled = settle(closed, LIVE, at(4))
+    assert (settled.result, settled.reason) == (Result.PENDING, "grace")
+    assert settle(closed, LIVE, at(28)).result is Result.NEUTRAL
+    objected = ClaimFacts("a1", T0, (objection(5),), closed_at=at(3))
+    assert settle(objected, LIVE, at(6)).result is Result.LOSS
+
+
 def test_an_endorsement_turns_an_otherwise_neutral_claim_into_a_win():
     facts = ClaimFacts("a1", T0, (endorsement(1),), superseded_at=at(2))
     settled = settle(facts, LIVE, LATER)
