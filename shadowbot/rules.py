@@ -165,9 +165,8 @@ def load_rules(directory: Path) -> list[Rule]:
             rules[rule.name] = rule
     finally:
         sys.path.remove(str(directory))
-        for name in set(sys.modules) - before:
-            if name.startswith("_"):
-                del sys.modules[name]
+        for name in {path.stem for path in helpers} & (set(sys.modules) - before):
+            del sys.modules[name]
     if not rules:
         raise RuleLoadError(f"no rule files (*.py) in {directory}")
     return [rules[name] for name in sorted(rules)]

@@ -1,5 +1,6 @@
 """Loading rules from a directory: one rule a file, helpers, source hashes, clear errors."""
 
+import sys
 import textwrap
 
 import pytest
@@ -69,3 +70,21 @@ def test_bad_rule_directories_are_refused_with_a_clear_message(tmp_path, files, 
 def test_a_missing_directory_is_named(tmp_path):
     with pytest.raises(RuleLoadError, match="does not exist"):
         load_rules(tmp_path / "nowhere")
+
+
+def test_only_the_rules_own_helpers_are_unloaded_afterwards(tmp_path, monkeypatch):
+    # A library module whose name starts with "_" (like the stdlib's _decimal) stays
+    # imported; the directory's own helper is dropped, so another directory gets its own.
+    library = tmp_path / "site"
+    library.mkdir()
+    (library / "_accelerated.py").write_text("FAST = True\n")
+    monkeypatch.syspath_prepend(str(library))
+    monkeypatch.delitem(sys.modules, "_accelerated", raising=False)
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "_shared.py").write_text(
+        "from shadowbot.checks import not_draft\nREADY = not_draft()\n"
+    )
+    write(rules, "a.py", check="READY", imports="from _shared import READY\nimport _accelerated")
+    load_rules(rules)
+    assert "_accelerated" in sys.modules and "_shared" not in sys.modules
