@@ -64,10 +64,6 @@ class HistoryRecord:
     events: tuple[Event, ...]
     line: int = 0
 
-    @property
-    def ended_at(self) -> datetime:
-        return self.events[-1].at
-
 
 class _Invalid(Exception):
     """A field is wrong; ``where`` is its path in the record."""
