@@ -235,9 +235,10 @@ def load_settings(
         _named(f"{config_file}: "),
     )
     env_values = {
-        key[len(ENV_PREFIX) :].lower(): value
+        name: value
         for key, value in environ.items()
-        if key.startswith(ENV_PREFIX) and key in ENVIRONMENT_HELP
+        if key.startswith(ENV_PREFIX)
+        and (name := key[len(ENV_PREFIX) :].lower()) in _PARSERS.keys() | _THRESHOLD_KEYS
     }
     values.update(_from_mapping(env_values, lambda key: ENV_PREFIX + key.upper()))
     thresholds = _thresholds(

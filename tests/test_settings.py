@@ -4,7 +4,14 @@ import pytest
 
 from shadowbot.errors import ConfigError
 from shadowbot.ledger import Thresholds
-from shadowbot.settings import Secret, load_settings
+from shadowbot.settings import (
+    _PARSERS,
+    _THRESHOLD_KEYS,
+    ENV_PREFIX,
+    ENVIRONMENT_HELP,
+    Secret,
+    load_settings,
+)
 from shadowbot.snapshot import Actor, counts_as_merger
 
 
@@ -104,3 +111,8 @@ def test_configured_mergers_are_matched_whatever_the_case_github_shows():
     assert counts_as_merger(Actor("alice", permission="read"), author, settings.mergers)
     assert counts_as_merger(Actor("Carol", permission="none"), author, settings.mergers)
     assert not counts_as_merger(Actor("Erin", permission="admin"), author, settings.mergers)
+
+
+def test_every_setting_read_from_the_environment_is_listed_in_the_help():
+    read = {ENV_PREFIX + name.upper() for name in _PARSERS.keys() | _THRESHOLD_KEYS}
+    assert read == set(ENVIRONMENT_HELP)
