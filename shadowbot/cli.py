@@ -21,7 +21,6 @@ from shadowbot.report import (
     rules_as_json,
     rules_as_text,
 )
-from shadowbot.resources import bundled_path
 from shadowbot.rules import Rule, load_rules
 from shadowbot.settings import ENVIRONMENT_HELP, Settings, load_settings
 
@@ -88,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(settings: Settings, override: Path | None) -> list[Rule]:
-    return load_rules(override or settings.rules_dir or bundled_path("rules"))
+    return load_rules(override or settings.rules_path())
 
 
 def _register(settings: Settings, rules: Sequence[Rule]) -> None:

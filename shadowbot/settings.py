@@ -17,6 +17,7 @@ from typing import Any, Literal, TypeVar
 
 from shadowbot.errors import ConfigError
 from shadowbot.ledger import Thresholds
+from shadowbot.resources import bundled_path
 from shadowbot.settlement import Policy
 
 ENV_PREFIX = "SHADOWBOT_"
@@ -79,6 +80,10 @@ class Settings:
 
     def posting_mode_for(self, repository: str) -> str:
         return self.repository_modes.get(repository.lower(), self.posting_mode)
+
+    def rules_path(self) -> Path:
+        """The directory of the rules to run: ``rules_dir``, or the bundled rules."""
+        return self.rules_dir or bundled_path("rules")
 
     def thresholds_for(self, rule_name: str) -> Thresholds:
         return self.rule_thresholds.get(rule_name, self.thresholds)

@@ -14,7 +14,6 @@ from shadowbot.errors import ConfigError
 from shadowbot.github import GitHubApp
 from shadowbot.live.cache import LiveCache
 from shadowbot.live.pipeline import Pipeline
-from shadowbot.resources import bundled_path
 from shadowbot.rules import load_rules
 from shadowbot.settings import Settings
 from shadowbot.storage import register_rules
@@ -39,7 +38,7 @@ def check_live_settings(settings: Settings) -> tuple[int, str]:
 async def live_handler(app: web.Application) -> AsyncIterator[Processing]:
     settings = app[SETTINGS]
     app_id, private_key = check_live_settings(settings)
-    rules = load_rules(settings.rules_dir or bundled_path("rules"))
+    rules = load_rules(settings.rules_path())
     register_rules(app[DATABASE], rules)
     async with aiohttp.ClientSession() as session:
         github = GitHubApp(
