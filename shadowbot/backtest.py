@@ -19,11 +19,10 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from shadowbot.engine import Engine
 from shadowbot.history import Event, HistoryRecord
-from shadowbot.ledger import RuleRecord, StateChange, Thresholds
+from shadowbot.ledger import RuleRecord, Thresholds
 from shadowbot.rules import Rule
 from shadowbot.settlement import ClaimFacts, Evidence, Policy, Settlement, settle
 from shadowbot.snapshot import CIResult, FileChange, Review, Snapshot, counts_as_merger
@@ -224,38 +223,6 @@ def judge(
 class RuleReport:
     rule: Rule
     record: RuleRecord
-
-    def as_dict(self) -> dict[str, Any]:
-        record = self.record
-        return {
-            "rule": self.rule.name,
-            "version": self.rule.version,
-            "claims": record.claims,
-            "wins": record.wins,
-            "losses": record.losses,
-            "neutral": record.neutral,
-            "closed_unmerged": record.closed_unmerged,
-            "pending": record.pending,
-            "missed": record.missed,
-            "errors": record.errors,
-            "first_error": (
-                {"pr": record.first_error[0], "reason": record.first_error[1]}
-                if record.first_error
-                else None
-            ),
-            "precision": record.precision,
-            "state": record.state.value,
-            "changes": [_change_dict(change) for change in record.changes],
-        }
-
-
-def _change_dict(change: StateChange) -> dict[str, Any]:
-    return {
-        "from": change.before.value,
-        "to": change.after.value,
-        "pr": change.pr,
-        "at": change.at.isoformat() if change.at else None,
-    }
 
 
 @dataclass

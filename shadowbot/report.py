@@ -12,19 +12,20 @@ from shadowbot.backtest import RuleReport
 from shadowbot.ledger import RuleState, StateChange
 from shadowbot.rules import Rule
 
+#: The backtest table: heading, key of ``report_as_dict``, alignment.
 _COLUMNS = (
-    ("rule", "<"),
-    ("version", ">"),
-    ("claims", ">"),
-    ("wins", ">"),
-    ("losses", ">"),
-    ("neutral", ">"),
-    ("closed", ">"),
-    ("pending", ">"),
-    ("missed", ">"),
-    ("errors", ">"),
-    ("precision", ">"),
-    ("state", "<"),
+    ("rule", "rule", "<"),
+    ("version", "version", ">"),
+    ("claims", "claims", ">"),
+    ("wins", "wins", ">"),
+    ("losses", "losses", ">"),
+    ("neutral", "neutral", ">"),
+    ("closed", "closed_unmerged", ">"),
+    ("pending", "pending", ">"),
+    ("missed", "missed", ">"),
+    ("errors", "errors", ">"),
+    ("precision", "precision", ">"),
+    ("state", "state", "<"),
 )
 
 
@@ -47,26 +48,49 @@ def rules_as_text(rules: Sequence[Rule]) -> str:
     return "\n".join(f"{r.name:<{width}}  v{r.version:<3} {r.description}" for r in rules)
 
 
-def _percent(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1%}"
+def report_as_dict(report: RuleReport) -> dict[str, Any]:
+    """One rule's backtest result, as ``--format json`` gives it."""
+    record = report.record
+    return {
+        "rule": report.rule.name,
+        "version": report.rule.version,
+        "claims": record.claims,
+        "wins": record.wins,
+        "losses": record.losses,
+        "neutral": record.neutral,
+        "closed_unmerged": record.closed_unmerged,
+        "pending": record.pending,
+        "missed": record.missed,
+        "errors": record.errors,
+        "first_error": (
+            {"pr": record.first_error[0], "reason": record.first_error[1]}
+            if record.first_error
+            else None
+        ),
+        "precision": record.precision,
+        "state": record.state.value,
+        "changes": [_change_as_dict(change) for change in record.changes],
+    }
+
+
+def _change_as_dict(change: StateChange) -> dict[str, Any]:
+    return {
+        "from": change.before.value,
+        "to": change.after.value,
+        "pr": change.pr,
+        "at": change.at.isoformat() if change.at else None,
+    }
 
 
 def _row(report: RuleReport) -> tuple[str, ...]:
-    r = report.record
-    return (
-        report.rule.name,
-        str(report.rule.version),
-        str(r.claims),
-        str(r.wins),
-        str(r.losses),
-        str(r.neutral),
-        str(r.closed_unmerged),
-        str(r.pending),
-        str(r.missed),
-        str(r.errors),
-        _percent(r.precision),
-        r.state.value,
-    )
+    shown = report_as_dict(report)
+    return tuple(_cell(shown[key]) for _, key, _ in _COLUMNS)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):  # the precision
+        return f"{value:.1%}"
+    return "-" if value is None else str(value)
 
 
 def describe_change(rule: str, change: StateChange) -> str:
@@ -83,12 +107,12 @@ def describe_change(rule: str, change: StateChange) -> str:
 
 
 def backtest_as_text(reports: Sequence[RuleReport]) -> str:
-    rows = [tuple(name for name, _ in _COLUMNS), *(_row(r) for r in reports)]
+    rows = [tuple(heading for heading, _, _ in _COLUMNS), *(_row(r) for r in reports)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
     lines = [
         "  ".join(
             f"{cell:{align}{width}}"
-            for cell, (_, align), width in zip(row, _COLUMNS, widths, strict=True)
+            for cell, (_, _, align), width in zip(row, _COLUMNS, widths, strict=True)
         ).rstrip()
         for row in rows
     ]
@@ -105,7 +129,7 @@ def backtest_as_text(reports: Sequence[RuleReport]) -> str:
 
 
 def backtest_as_json(reports: Sequence[RuleReport], meta: dict[str, Any]) -> str:
-    return json.dumps({**meta, "rules": [r.as_dict() for r in reports]}, indent=2)
+    return json.dumps({**meta, "rules": [report_as_dict(r) for r in reports]}, indent=2)
 
 
 class Progress:
