@@ -233,6 +233,9 @@ async def test_a_token_github_expired_early_is_renewed_and_the_call_succeeds(sim
     assert len(token_exchanges(sim)) == 2
     statuses = [r.status for r in sim.requests if r.path == f"/repos/{sim.repo}/pulls"]
     assert statuses == [401, 200]
+    later = await github.installation(sim.installation_id)  # the renewed token is kept
+    await later.getitem(f"/repos/{sim.repo}")
+    assert len(token_exchanges(sim)) == 2
 
 
 async def test_a_token_refused_again_after_renewal_is_the_callers_error(sim, github):
@@ -342,12 +345,16 @@ def test_the_guard_follows_an_enterprise_api_path():
         check_request("PUT", f"{base}/repos/o/r/pulls/1/merge", base)
 
 
-async def test_refused_writes_never_reach_github(sim, github):
+async def test_refused_writes_never_reach_github_a_merge_first(sim, github):
     number = await sim.open_pr(sim.repo, "alice", "hello", files=["a.txt"])
     gh = await github.installation(sim.installation_id)
     before = len(sim.writes)
     repo = f"/repos/{sim.repo}"
+    with pytest.raises(WriteRefused, match="refused PUT"):
+        await gh.put(f"{repo}/pulls/{number}/merge", data={})
     attempts = [
+        lambda: gh.post(f"{repo}/pulls/{number}/reviews", data={"event": "APPROVE"}),
+        lambda: gh.patch(f"{repo}/pulls/{number}", data={"state": "closed"}),
         lambda: gh.post(f"{repo}/issues/{number}/labels", data={"labels": ["merge-me"]}),
         lambda: gh.put(f"{repo}/contents/README.md", data={"message": "x", "content": ""}),
         lambda: gh.delete(f"{repo}/issues/comments/1"),

@@ -2,17 +2,14 @@
 signed webhooks, the real database (SQLite, and PostgreSQL where configured) and the
 bundled rules."""
 
-import pytest
 from livebot import (  # noqa: F401
     PACKAGE,
-    github_fixture,
     running_bot,
     sim_fixture,
     writer_pair_claim,
 )
 from sqlmodel import select
 
-from shadowbot.github import WriteRefused
 from shadowbot.live.comments import parse_marker
 from shadowbot.storage import NoteRow, PullRequestRow, VerdictRow
 
@@ -100,29 +97,3 @@ async def test_a_note_is_stored_and_follows_its_comment(sim, database_url):
         # The command was acknowledged with a reaction.
         reactions = [w for w in sim.writes if w.path.endswith("/reactions")]
         assert len(reactions) == 1
-
-
-async def test_the_write_guard_refuses_a_merge_before_sending_it(sim, github):
-    gh = await github.installation(sim.installation_id)
-    number = await sim.open_pr(sim.repo, "alice", "hello: 1 -> 2", files=[PACKAGE])
-    before = len(sim.writes)
-    with pytest.raises(WriteRefused, match="refused PUT"):
-        await gh.put(f"/repos/{sim.repo}/pulls/{number}/merge", data={})
-    with pytest.raises(WriteRefused):
-        await gh.post(f"/repos/{sim.repo}/pulls/{number}/reviews", data={"event": "APPROVE"})
-    with pytest.raises(WriteRefused):
-        await gh.patch(f"/repos/{sim.repo}/pulls/{number}", data={"state": "closed"})
-    assert len(sim.writes) == before  # nothing reached GitHub
-    assert not sim.pull(sim.repo, number).merged
-
-
-async def test_a_token_github_stopped_accepting_is_renewed_once(sim, github):
-    gh = await github.installation(sim.installation_id)
-    await gh.getitem(f"/repos/{sim.repo}")
-    sim.expire_tokens()
-    assert (await gh.getitem(f"/repos/{sim.repo}"))["full_name"] == sim.repo
-    exchanges = [w for w in sim.writes if w.path.endswith("/access_tokens")]
-    assert len(exchanges) == 2  # the first token, and one renewal
-    again = await github.installation(sim.installation_id)
-    await again.getitem(f"/repos/{sim.repo}")
-    assert len([w for w in sim.writes if w.path.endswith("/access_tokens")]) == 2
