@@ -9,6 +9,17 @@ from pathlib import Path
 
 import pytest
 
+# --- app_key_pem: the simulated GitHub App's private key, one for the whole run ----------
+
+
+@pytest.fixture(scope="session")
+def app_key_pem() -> str:
+    """Generating a 2048-bit RSA key takes ~40 ms: one per simulator would add up."""
+    from shadowbot.simulator.auth import generate_private_key
+
+    return generate_private_key()[1]
+
+
 # --- database_url: every database test runs on SQLite and, when configured, PostgreSQL ---
 
 POSTGRESQL_TEST_URL = "SHADOWBOT_TEST_DATABASE_URL"

@@ -68,8 +68,8 @@ async def running_bot(sim, database, **env):
 
 
 @pytest.fixture(name="sim")
-async def sim_fixture():
-    async with Simulator.running(webhook_secret=SECRET) as simulator:
+async def sim_fixture(app_key_pem):
+    async with Simulator.running(webhook_secret=SECRET, private_key_pem=app_key_pem) as simulator:
         simulator.add_user("alice", "write")
         simulator.add_user("carol", "write")
         simulator.add_user("dave", "read")

@@ -6,20 +6,17 @@ import contextlib
 import io
 import json
 
-import pytest
 from aiohttp import ClientSession, web
+from livebot import SECRET, sim_fixture  # noqa: F401
 from sqlmodel import Session, select
 
 from shadowbot import worker
 from shadowbot.github.client import GitHubUnavailable
 from shadowbot.settings import load_settings
-from shadowbot.simulator import Simulator
 from shadowbot.storage import DeliveryRow, create_db_engine
 from shadowbot.web.app import WORKER, create_app
 from shadowbot.web.signature import sign
 from shadowbot.worker import Processing
-
-SECRET = "It's a Secret to Everybody"
 
 
 class Recorder:
@@ -60,12 +57,6 @@ async def bot(database_url, recorder):
 
 async def drained(app):
     await asyncio.wait_for(app[WORKER].idle.wait(), 5)
-
-
-@pytest.fixture
-async def sim():
-    async with Simulator.running(webhook_secret=SECRET) as simulator:
-        yield simulator
 
 
 async def test_a_signed_delivery_is_stored_acknowledged_and_processed(database_url, sim):

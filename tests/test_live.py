@@ -14,7 +14,7 @@ from shadowbot.live.comments import parse_marker
 from shadowbot.storage import NoteRow, PullRequestRow, VerdictRow
 
 
-async def test_a_claim_gets_one_verdict_comment_and_a_push_edits_it(sim, database_url):
+async def test_a_claim_gets_one_verdict_comment_and_a_push_edits_it(database_url, sim):
     async with running_bot(sim, database_url) as bot:
         number = await writer_pair_claim(sim)
         await bot.quiet()
@@ -39,7 +39,7 @@ async def test_a_claim_gets_one_verdict_comment_and_a_push_edits_it(sim, databas
         assert heads == {first_head, new_head} and pr.head_sha == new_head
 
 
-async def test_no_comment_before_any_rule_claims(sim, database_url):
+async def test_no_comment_before_any_rule_claims(database_url, sim):
     async with running_bot(sim, database_url) as bot:
         number = await sim.open_pr(sim.repo, "dave", "hello: please merge", files=[PACKAGE])
         await bot.quiet()
@@ -48,7 +48,7 @@ async def test_no_comment_before_any_rule_claims(sim, database_url):
             assert session.exec(select(VerdictRow)).all()  # evaluated and stored all the same
 
 
-async def test_a_redelivery_posts_nothing_twice(sim, database_url):
+async def test_a_redelivery_posts_nothing_twice(database_url, sim):
     async with running_bot(sim, database_url) as bot:
         number = await writer_pair_claim(sim)
         await bot.quiet()
@@ -60,7 +60,7 @@ async def test_a_redelivery_posts_nothing_twice(sim, database_url):
         assert len(sim.writes) == writes
 
 
-async def test_silent_mode_writes_nothing_to_github(sim, database_url):
+async def test_silent_mode_writes_nothing_to_github(database_url, sim):
     async with running_bot(sim, database_url, SHADOWBOT_POSTING_MODE="silent") as bot:
         number = await writer_pair_claim(sim)
         await sim.comment(sim.repo, number, "dave", "@shadowbot note looks fine")
@@ -74,7 +74,7 @@ async def test_silent_mode_writes_nothing_to_github(sim, database_url):
             assert session.exec(select(VerdictRow)).all()
 
 
-async def test_a_note_is_stored_and_follows_its_comment(sim, database_url):
+async def test_a_note_is_stored_and_follows_its_comment(database_url, sim):
     async with running_bot(sim, database_url) as bot:
         number = await sim.open_pr(sim.repo, "dave", "hello: update", files=[PACKAGE])
         comment = await sim.comment(sim.repo, number, "dave", "@shadowbot note the tests are flaky")

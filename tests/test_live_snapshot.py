@@ -20,7 +20,6 @@ from shadowbot.github import GitHubClient
 from shadowbot.live.snapshot import LiveCache, RequestTally, fetch_snapshot
 from shadowbot.metrics import Metrics
 from shadowbot.simulator import FileChange, Simulator
-from shadowbot.simulator.auth import generate_private_key
 
 REPO = "acme/widgets"
 PULLS = f"/repos/{REPO}/pulls"
@@ -41,11 +40,6 @@ class Client(GitHubClient):
 
     async def sleep(self, seconds: float) -> None:
         self.waits.append(seconds)
-
-
-@pytest.fixture(scope="module")
-def app_key_pem():
-    return generate_private_key()[1]  # one RSA key for the module: generating is slow
 
 
 @pytest.fixture

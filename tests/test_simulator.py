@@ -52,12 +52,6 @@ def verifies(secret: str, body: bytes, header: str | None) -> bool:
     return header is not None and hmac.compare_digest(expected, header)
 
 
-@pytest.fixture(scope="session")
-def app_key_pem():
-    # One RSA key for the whole run: generating one per test would dominate the run time.
-    return generate_private_key()[1]
-
-
 @pytest.fixture
 async def receiver(aiohttp_server):
     found = Receiver()
