@@ -186,9 +186,9 @@ class GitHubApp:
         self._metrics = metrics
         self._tokens: dict[int, tuple[str, float]] = {}
         self._caches: dict[int, BoundedCache] = {}
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._token_locks: dict[int, asyncio.Lock] = {}
         #: Writes are serialized per installation (GitHub's secondary-limit guidance).
-        self.write_locks: dict[int, asyncio.Lock] = {}
+        self._write_locks: dict[int, asyncio.Lock] = {}
 
     def client(
         self,
@@ -196,12 +196,15 @@ class GitHubApp:
         installation_id: int = 0,
         renew_token: Callable[[], Awaitable[str]] | None = None,
     ) -> GitHubClient:
+        cache = self._caches.get(installation_id)
+        if cache is None:
+            cache = self._caches[installation_id] = BoundedCache()
         return GitHubClient(
             self._session,
             base_url=self._base_url,
             metrics=self._metrics,
             oauth_token=token,
-            cache=self._caches.setdefault(installation_id, BoundedCache()),
+            cache=cache,
             renew_token=renew_token,
         )
 
@@ -215,7 +218,7 @@ class GitHubApp:
         return self.client(await self._token(installation_id), installation_id, renew)
 
     async def _token(self, installation_id: int) -> str:
-        lock = self._locks.setdefault(installation_id, asyncio.Lock())
+        lock = self._token_locks.setdefault(installation_id, asyncio.Lock())
         async with lock:
             cached = self._tokens.get(installation_id)
             if cached is None or cached[1] - TOKEN_MARGIN <= time.time():
@@ -234,7 +237,7 @@ class GitHubApp:
         self._tokens.pop(installation_id, None)
 
     def write_lock(self, installation_id: int) -> asyncio.Lock:
-        return self.write_locks.setdefault(installation_id, asyncio.Lock())
+        return self._write_locks.setdefault(installation_id, asyncio.Lock())
 
     async def _new_token(self, installation_id: int) -> tuple[str, float]:
         response = await apps.get_installation_access_token(
