@@ -129,6 +129,11 @@ def set_draft(state: State, repo: Repo, pr: PullRequest, sender: User, draft: bo
     return [payloads.pull_request(state, repo, pr, action, sender)]
 
 
+def _label_shape(item: Label) -> dict[str, Any]:
+    """The short `label` a labeled/unlabeled payload carries."""
+    return {"id": item.id, "name": item.name, "color": item.color}
+
+
 def add_label(state: State, repo: Repo, pr: PullRequest, sender: User, name: str) -> list[Event]:
     if any(item.name == name for item in pr.labels):
         return []
@@ -137,8 +142,7 @@ def add_label(state: State, repo: Repo, pr: PullRequest, sender: User, name: str
         item = repo.labels[name] = Label(name, state.next_id())
     pr.labels.append(item)
     pr.updated_at = state.now()
-    shape = {"id": item.id, "name": item.name, "color": item.color}
-    return [payloads.pull_request(state, repo, pr, "labeled", sender, label=shape)]
+    return [payloads.pull_request(state, repo, pr, "labeled", sender, label=_label_shape(item))]
 
 
 def remove_label(state: State, repo: Repo, pr: PullRequest, sender: User, name: str) -> list[Event]:
@@ -147,8 +151,7 @@ def remove_label(state: State, repo: Repo, pr: PullRequest, sender: User, name: 
         raise NotFound("Label does not exist")
     pr.labels.remove(item)
     pr.updated_at = state.now()
-    shape = {"id": item.id, "name": item.name, "color": item.color}
-    return [payloads.pull_request(state, repo, pr, "unlabeled", sender, label=shape)]
+    return [payloads.pull_request(state, repo, pr, "unlabeled", sender, label=_label_shape(item))]
 
 
 def merge(

@@ -63,6 +63,13 @@ def find_review(pr: PullRequest, review_id: int) -> Review:
     raise NotFound()
 
 
+def find_check_run(repo: Repo, run_id: int) -> CheckRun:
+    for run in repo.check_runs:
+        if run.id == run_id:
+            return run
+    raise NotFound()
+
+
 def edit_review(
     state: State, repo: Repo, pr: PullRequest, review_id: int, body: str, sender: User
 ) -> list[Event]:
@@ -119,9 +126,7 @@ def add_check_run(
 def complete_check_run(
     state: State, repo: Repo, run_id: int, conclusion: CheckConclusion
 ) -> list[Event]:
-    run = next((r for r in repo.check_runs if r.id == run_id), None)
-    if run is None:
-        raise NotFound()
+    run = find_check_run(repo, run_id)
     run.status, run.conclusion, run.completed_at = "completed", conclusion, state.now()
     return _completed(state, repo, run)
 

@@ -56,6 +56,3 @@ class Faults:
                     self.pending.remove(fault)
                 return fault
         return None
-
-    def clear(self) -> None:
-        self.pending.clear()

@@ -23,11 +23,6 @@ class Event:
     name: str
     payload: Json
 
-    @property
-    def action(self) -> str | None:
-        action = self.payload.get("action")
-        return action if isinstance(action, str) else None
-
 
 def _common(state: State, repo: Repo | None, sender: User) -> Json:
     common: Json = {"sender": render.user(state, sender)}

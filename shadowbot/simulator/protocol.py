@@ -115,7 +115,8 @@ class RateLimits:
         self._windows: dict[int, RateWindow] = {}
 
     def window(self, installation_id: int, now: float) -> RateWindow:
-        window = self._windows.setdefault(installation_id, RateWindow(self.limit))
-        window.limit = self.limit
+        window = self._windows.get(installation_id)
+        if window is None:
+            window = self._windows[installation_id] = RateWindow(self.limit)
         window.refresh(now)
         return window

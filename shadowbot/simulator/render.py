@@ -43,6 +43,25 @@ APP_EVENTS = [
     "issue_comment",
 ]
 
+# The fields of a pull request's JSON that its issue side shares.
+_ISSUE_KEYS = frozenset(
+    {
+        "number",
+        "title",
+        "body",
+        "user",
+        "labels",
+        "state",
+        "locked",
+        "draft",
+        "created_at",
+        "updated_at",
+        "closed_at",
+        "author_association",
+        "comments",
+    }
+)
+
 
 def iso(moment: datetime | None) -> str | None:
     """GitHub's timestamp format, ISO 8601 in UTC with a `Z`."""
@@ -88,6 +107,11 @@ def label(state: State, repo: Repo, item: Label) -> Json:
     }
 
 
+def _base_sha(repo: Repo, pr: PullRequest) -> str:
+    """The base branch's head, or the default branch's if the base branch is gone."""
+    return repo.branches.get(pr.base_ref, repo.branches[repo.default_branch])
+
+
 def _branch(state: State, repo: Repo, ref: str, sha: str) -> Json:
     return {
         "label": f"{repo.owner.login}:{ref}",
@@ -101,7 +125,6 @@ def _branch(state: State, repo: Repo, ref: str, sha: str) -> Json:
 def pull(state: State, repo: Repo, pr: PullRequest) -> Json:
     """A pull request as `GET /repos/{o}/{r}/pulls/{n}` and `pull_request` webhooks show it."""
     api = f"{state.api_url}/repos/{repo.full_name}"
-    base_sha = repo.branches.get(pr.base_ref, repo.branches[repo.default_branch])
     return {
         "url": f"{api}/pulls/{pr.number}",
         "id": pr.id,
@@ -124,7 +147,7 @@ def pull(state: State, repo: Repo, pr: PullRequest) -> Json:
         "merge_commit_sha": pr.merge_commit_sha,
         "mergeable": None if pr.merged else pr.state == "open",
         "head": _branch(state, repo, pr.head_ref, pr.head_sha),
-        "base": _branch(state, repo, pr.base_ref, base_sha),
+        "base": _branch(state, repo, pr.base_ref, _base_sha(repo, pr)),
         "author_association": state.association(repo, pr.user),
         "requested_reviewers": [],
         "assignees": [],
@@ -141,25 +164,19 @@ def pull(state: State, repo: Repo, pr: PullRequest) -> Json:
 def pull_brief(state: State, repo: Repo, pr: PullRequest) -> Json:
     """The short form check runs and suites list under `pull_requests`."""
     brief = {"id": repo.id, "url": f"{state.api_url}/repos/{repo.full_name}", "name": repo.name}
-    base_sha = repo.branches.get(pr.base_ref, repo.branches[repo.default_branch])
     return {
         "url": f"{state.api_url}/repos/{repo.full_name}/pulls/{pr.number}",
         "id": pr.id,
         "number": pr.number,
         "head": {"ref": pr.head_ref, "sha": pr.head_sha, "repo": brief},
-        "base": {"ref": pr.base_ref, "sha": base_sha, "repo": brief},
+        "base": {"ref": pr.base_ref, "sha": _base_sha(repo, pr), "repo": brief},
     }
 
 
 def issue(state: State, repo: Repo, pr: PullRequest) -> Json:
     """The issue side of a pull request (`issue_comment` payloads carry this)."""
     api = f"{state.api_url}/repos/{repo.full_name}"
-    shape = {
-        key: value
-        for key, value in pull(state, repo, pr).items()
-        if key in {"number", "title", "body", "user", "labels", "state", "locked", "draft"}
-        or key in {"created_at", "updated_at", "closed_at", "author_association", "comments"}
-    }
+    shape = {key: value for key, value in pull(state, repo, pr).items() if key in _ISSUE_KEYS}
     return {
         **shape,
         "id": pr.issue_id,

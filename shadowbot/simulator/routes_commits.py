@@ -25,7 +25,7 @@ from shadowbot.simulator.backend import (
 )
 from shadowbot.simulator.errors import NotFound, ValidationFailed
 from shadowbot.simulator.models import CheckRun, Repo, Status
-from shadowbot.simulator.state import State, git_blob_sha
+from shadowbot.simulator.state import git_blob_sha
 
 routes = web.RouteTableDef()
 REPO = "/repos/{owner}/{repo}"
@@ -41,7 +41,8 @@ _LEGACY = {
 _RANK = ["read", "triage", "write", "maintain", "admin"]
 
 
-def _sha_of(state: State, repo: Repo, ref: str) -> str:
+def _sha_of(repo: Repo, ref: str) -> str:
+    # Unlike State.resolve_ref (404, known commits only): 422, and any well-formed SHA passes.
     if ref in repo.branches:
         return repo.branches[ref]
     if _SHA.fullmatch(ref):
@@ -53,7 +54,7 @@ def _sha_of(state: State, repo: Repo, ref: str) -> str:
 async def list_check_runs(request: web.Request) -> web.Response:
     """Latest run per name by default (`filter=latest`), newest first."""
     state, repo = backend_of(request).state, repo_of(request)
-    sha = _sha_of(state, repo, request.match_info["ref"])
+    sha = _sha_of(repo, request.match_info["ref"])
     runs = sorted((r for r in repo.check_runs if r.head_sha == sha), key=lambda r: -r.id)
     if request.query.get("filter", "latest") == "latest":
         latest: dict[str, CheckRun] = {}
@@ -93,9 +94,7 @@ async def update_check_run(request: web.Request) -> web.Response:
     run_id = number_param(request, "check_run_id")
     if body.get("conclusion"):
         backend.emit(activity.complete_check_run(backend.state, repo, run_id, body["conclusion"]))
-    run = next((r for r in repo.check_runs if r.id == run_id), None)
-    if run is None:
-        raise NotFound()
+    run = activity.find_check_run(repo, run_id)
     return reply(render_activity.check_run(backend.state, repo, run))
 
 
@@ -108,7 +107,7 @@ async def combined_status(request: web.Request) -> web.Response:
     """The latest status per context and their combined state: failure if any failed or
     errored, pending if any is pending or there are none, success otherwise."""
     state, repo = backend_of(request).state, repo_of(request)
-    sha = _sha_of(state, repo, request.match_info["ref"])
+    sha = _sha_of(repo, request.match_info["ref"])
     latest: dict[str, Status] = {}
     for item in _newest_first(repo, sha):
         latest.setdefault(item.context, item)
@@ -134,7 +133,7 @@ async def combined_status(request: web.Request) -> web.Response:
 @routes.get(REPO + "/commits/{ref}/statuses")
 async def list_statuses(request: web.Request) -> web.Response:
     state, repo = backend_of(request).state, repo_of(request)
-    sha = _sha_of(state, repo, request.match_info["ref"])
+    sha = _sha_of(repo, request.match_info["ref"])
     shape = render_activity.status
     return paged(request, _newest_first(repo, sha), lambda s: shape(state, repo, s))
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -68,9 +67,13 @@ class Simulator(ActivityDriver):
         self.faults = Faults()
         self.echo_writes = echo_writes
         self.backend = Backend(
-            state, self.faults, RateLimits(rate_limit), key.public_key(), self._emit_later
+            state,
+            self.faults,
+            RateLimits(rate_limit),
+            key.public_key(),
+            self._emit_later,
+            token_ttl=token_ttl,
         )
-        self.backend.token_ttl = token_ttl
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -219,20 +222,7 @@ class Simulator(ActivityDriver):
         window = self.backend.rates.window(self.installation_id, self.backend.clock())
         window.used = window.limit
 
-    def clear_faults(self) -> None:
-        self.faults.clear()
-
-    # --- waiting and scripts ---
-
-    async def wait_until(
-        self, condition: Callable[[], bool], *, timeout: float = 5.0, interval: float = 0.01
-    ) -> None:
-        """Poll `condition` until it holds; `TimeoutError` after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"condition not met within {timeout} s")
-            await asyncio.sleep(interval)
+    # --- scripts ---
 
     async def play(self, script: Script, *, narrate: Callable[[str], None] | None = None) -> None:
         """Play a scenario script: a list of step dicts or an `async def (sim)` coroutine."""
