@@ -12,7 +12,6 @@ WRITER = {"login": "alice", "permission": "write", "association": "MEMBER"}
 OTHER_WRITER = {"login": "carol", "permission": "write", "association": "MEMBER"}
 OUTSIDER = {"login": "dave", "permission": "read", "association": "CONTRIBUTOR"}
 AUTHOR = {"login": "erin", "permission": "none", "association": "FIRST_TIME_CONTRIBUTOR"}
-BOT = {"login": "update-bot[bot]", "type": "Bot", "association": "CONTRIBUTOR"}
 
 
 def ts(minutes: int) -> str:

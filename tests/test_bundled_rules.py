@@ -10,6 +10,7 @@ import re
 import pytest
 from snapshots import (
     OLD,
+    PACKAGE_FILE,
     approve,
     bot,
     changed,
@@ -59,7 +60,7 @@ NOT_DRAFT = "not a draft"
 
 ALICE, CAROL = writer("alice"), writer("carol")
 ERIN = user("erin")  # the default author
-HELLO = "pkgs/by-name/he/hello/package.nix"
+HELLO = PACKAGE_FILE
 HELLO_PATCH = "pkgs/by-name/he/hello/fix-aarch64.patch"
 NOBODY = "approved on c0ffee0 by nobody"
 

@@ -6,6 +6,7 @@ import pytest
 from snapshots import (
     HEAD,
     OLD,
+    PACKAGE_FILE,
     approve,
     bot,
     changed,
@@ -26,7 +27,7 @@ from shadowbot import checks as c
 from shadowbot.snapshot import CIResult, FileChange
 
 ALICE, CAROL = writer("alice"), writer("carol")
-OWNED = "pkgs/by-name/he/hello/package.nix"
+OWNED = PACKAGE_FILE
 ALSO_OWNED = "pkgs/by-name/he/hello/fix.patch"
 
 
@@ -296,10 +297,6 @@ def test_checks_green_requires_the_named_checks_to_have_run():
     pr = make_pr(ci=[green("build")])
     assert result(c.checks_green("build", "eval"), pr) == (False, "eval not reported")
     assert c.checks_green("build")(pr).passed
-
-
-def test_the_snapshot_builder_puts_ci_on_the_head():
-    assert {r.commit for r in make_pr(ci=[green(), failing("eval")]).ci} == {HEAD}
 
 
 # -- state, branch, labels, title ------------------------------------------------------

@@ -2,34 +2,17 @@
 
 import threading
 import time
-from datetime import UTC, datetime
 
 import pytest
+from snapshots import make_pr
 
 from shadowbot import checks as c
 from shadowbot.engine import Engine
 from shadowbot.rules import Rule
-from shadowbot.snapshot import Actor, Snapshot
+from shadowbot.snapshot import Snapshot
 from shadowbot.verdict import Decision, Verdict
 
-NOW = datetime(2024, 3, 1, tzinfo=UTC)
-PR = Snapshot(
-    repository="example/pkgs",
-    number=7,
-    author=Actor("erin"),
-    title="hello: 1 -> 2",
-    body="",
-    base="master",
-    head_sha="a1",
-    draft=False,
-    labels=frozenset(),
-    files=(),
-    reviews=(),
-    ci=(),
-    code_owners={},
-    created_at=NOW,
-    updated_at=NOW,
-)
+PR = make_pr(number=7, title="hello: 1 -> 2", files=[], ci=[])
 STEADY = Rule.from_checks(
     name="steady", version=1, description="not a draft", requires=[c.not_draft()]
 )
