@@ -26,7 +26,7 @@ class RequestTally:
         self.errors += status >= 400
 
 
-class _Counting(GitHubAPI):
+class CountingAPI(GitHubAPI):
     """``inner`` with every request counted: its transport, write guard, retry policy and
     ETag cache are the ones used (gidgethub's ``_request`` is its documented I/O seam)."""
 

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 _RANK: tuple[Permission, ...] = ("none", "read", "triage", "write", "maintain", "admin")
 
 
-async def _permissions(
+async def read_permissions(
     gh: GitHubAPI,
     repo: str,
     logins: Mapping[str, str],
@@ -78,10 +78,12 @@ async def _read_permission(gh: GitHubAPI, repo: str, login: str) -> Permission:
     return "none"
 
 
-# -- checks and statuses on the head -------------------------------------------------
+# -- CODEOWNERS at the base ------------------------------------------------------------
 
 
-async def _codeowners(gh: GitHubAPI, repo: str, ref: str, cache: LiveCache) -> CodeOwners | None:
+async def read_codeowners(
+    gh: GitHubAPI, repo: str, ref: str, cache: LiveCache
+) -> CodeOwners | None:
     item = await _find_codeowners(gh, repo, ref, cache)
     if item is None:
         return None
@@ -118,7 +120,7 @@ def _decode(item: Mapping[str, Any]) -> str:
     return base64.b64decode(item.get("content") or "").decode("utf-8", errors="replace")
 
 
-async def _owners_by_file(
+async def owners_by_file(
     gh: GitHubAPI,
     codeowners: CodeOwners | None,
     files: tuple[FileChange, ...],

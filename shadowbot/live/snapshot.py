@@ -21,8 +21,8 @@ from gidgethub.abc import GitHubAPI
 
 from shadowbot.live.api import PAGE, list_all
 from shadowbot.live.cache import LiveCache
-from shadowbot.live.counting import RequestTally, _Counting
-from shadowbot.live.owners import _codeowners, _owners_by_file, _permissions
+from shadowbot.live.counting import CountingAPI, RequestTally
+from shadowbot.live.owners import owners_by_file, read_codeowners, read_permissions
 from shadowbot.snapshot import (
     Actor,
     CIResult,
@@ -78,19 +78,19 @@ async def fetch_snapshot(
     configured list); ``tally``, when given, counts this snapshot's requests.
     """
     if tally is not None:
-        gh = _Counting(gh, tally)
+        gh = CountingAPI(gh, tally)
     pull = await gh.getitem(f"/repos/{repo}/pulls/{number}")
     files, reviews, ci, codeowners = await asyncio.gather(
         _files(gh, repo, number),
         list_all(gh, f"/repos/{repo}/pulls/{number}/reviews?{PAGE}"),
         _ci(gh, repo, pull["head"]["sha"]),
-        _codeowners(gh, repo, pull["base"]["ref"], cache),
+        read_codeowners(gh, repo, pull["base"]["ref"], cache),
     )
     logins = _logins([pull.get("user"), *(review.get("user") for review in reviews)])
     limit = asyncio.Semaphore(MAX_CONCURRENT)
     permissions, owners = await asyncio.gather(
-        _permissions(gh, repo, logins, cache, mergers, limit),
-        _owners_by_file(gh, codeowners, files, cache, limit, logins),
+        read_permissions(gh, repo, logins, cache, mergers, limit),
+        owners_by_file(gh, codeowners, files, cache, limit, logins),
     )
     return Snapshot(
         repository=repo,
@@ -215,6 +215,3 @@ def _run_state(run: Mapping[str, Any]) -> CIState:
     if run.get("status") != "completed":
         return "pending"
     return _CONCLUSIONS.get(run.get("conclusion") or "", "error")
-
-
-# -- CODEOWNERS at the base ------------------------------------------------------------
