@@ -92,6 +92,12 @@ def create_app(settings: Settings, handler_factory: HandlerFactory) -> web.Appli
             "shadowbot_github_rate_limit_remaining": "GitHub's remaining rate limit",
             "shadowbot_evaluations_total": "rule evaluations, by decision",
             "shadowbot_errors_total": "errors, by where they happened",
+            "shadowbot_deliveries_processed_total": "stored deliveries processed, by event",
+            "shadowbot_deliveries_coalesced_total": "deliveries a later one made redundant",
+            "shadowbot_delivery_retries_total": "deliveries tried again after GitHub failed",
+            "shadowbot_github_errors_total": "requests that reached no answer, by error",
+            "shadowbot_github_retries_total": "requests to GitHub sent again, by status",
+            "shadowbot_github_tokens_total": "installation tokens obtained",
         }
     )
     app.router.add_post("/webhook", webhook)
