@@ -17,7 +17,7 @@ from shadowbot.github import GitHubApp
 from shadowbot.metrics import Metrics
 from shadowbot.settings import load_settings
 from shadowbot.simulator import Simulator
-from shadowbot.storage import DeliveryRow
+from shadowbot.storage import DeliveryRow, VerdictRow
 from shadowbot.web.app import DATABASE
 
 SECRET = "live-secret"
@@ -41,6 +41,11 @@ class Bot:
         return [
             c for c in self.sim.comments(self.sim.repo, number) if c.user.login == "shadowbot[bot]"
         ]
+
+    def evaluation_times(self):
+        """When each verdict row was last evaluated, by row id."""
+        with self.session() as session:
+            return {row.id: row.evaluated_at for row in session.exec(select(VerdictRow))}
 
     def processed(self, event):
         """(action, error) of each stored delivery of ``event`` the worker finished."""

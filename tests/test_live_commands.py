@@ -8,7 +8,7 @@ from livebot import PACKAGE, pr_reads, reactions_on, running_bot, sim_fixture  #
 from sqlmodel import select
 
 from shadowbot.live.comments import parse_marker
-from shadowbot.storage import NoteRow, VerdictRow
+from shadowbot.storage import NoteRow
 
 
 async def unseen_approval(sim, number, reviewer):
@@ -48,12 +48,10 @@ async def test_recheck_by_a_configured_merger_evaluates_again(sim, tmp_path):
     async with running_bot(sim, tmp_path, SHADOWBOT_MERGERS="dave") as bot:
         number = await sim.open_pr(sim.repo, "alice", "hello: update", files=[PACKAGE])
         await bot.quiet()
-        with bot.session() as session:
-            before = {row.id: row.evaluated_at for row in session.exec(select(VerdictRow))}
+        before = bot.evaluation_times()
         await sim.comment(sim.repo, number, "dave", "@shadowbot recheck")
         await bot.quiet()
-        with bot.session() as session:
-            after = {row.id: row.evaluated_at for row in session.exec(select(VerdictRow))}
+        after = bot.evaluation_times()
         assert after.keys() == before.keys()  # the same head: the same verdict rows
         assert all(after[key] > before[key] for key in before)
 
@@ -136,14 +134,12 @@ async def test_silent_mode_answers_no_command_on_github_but_still_rechecks(sim, 
     async with running_bot(sim, tmp_path, SHADOWBOT_POSTING_MODE="silent") as bot:
         number = await sim.open_pr(sim.repo, "alice", "hello: update", files=[PACKAGE])
         await bot.quiet()
-        with bot.session() as session:
-            before = {row.id: row.evaluated_at for row in session.exec(select(VerdictRow))}
+        before = bot.evaluation_times()
         for body in ("@shadowbot help", "@shadowbot frobnicate", "@shadowbot recheck"):
             await sim.comment(sim.repo, number, "carol", body)
         await bot.quiet()
         assert repository_writes(sim) == []  # no reply, no reaction, no verdict comment
-        with bot.session() as session:
-            after = {row.id: row.evaluated_at for row in session.exec(select(VerdictRow))}
+        after = bot.evaluation_times()
         assert all(after[key] > before[key] for key in before)  # the recheck ran
 
 
