@@ -100,6 +100,14 @@ def add_pull_request(session: Session, number: int = 1) -> PullRequestRow:
     return pull_request
 
 
+def rule_and_pull_request(session: Session) -> tuple[int, int]:
+    """The ids of the one registered rule and of a new pull request."""
+    rule = session.exec(select(RuleRow)).one()
+    pull_request = add_pull_request(session)
+    assert rule.id is not None and pull_request.id is not None
+    return rule.id, pull_request.id
+
+
 def test_migrate_creates_every_table_and_is_idempotent(engine: sa.Engine) -> None:
     assert current_revision(engine) is None
     assert migrate(engine) == head_revision()
@@ -173,12 +181,10 @@ def test_a_redelivered_webhook_is_rejected(migrated: sa.Engine) -> None:
 def test_one_ledger_entry_per_rule_version_and_pull_request(migrated: sa.Engine) -> None:
     register_rules(migrated, [make_rule()])
     with Session(migrated) as session, session.begin():
-        rule = session.exec(select(RuleRow)).one()
-        pull_request = add_pull_request(session)
-        assert rule.id is not None and pull_request.id is not None
-        session.add(LedgerEntryRow(rule_id=rule.id, pull_request_id=pull_request.id, result="win"))
+        rule_id, pull_request_id = rule_and_pull_request(session)
+        session.add(LedgerEntryRow(rule_id=rule_id, pull_request_id=pull_request_id, result="win"))
         session.flush()
-        session.add(LedgerEntryRow(rule_id=rule.id, pull_request_id=pull_request.id, result="loss"))
+        session.add(LedgerEntryRow(rule_id=rule_id, pull_request_id=pull_request_id, result="loss"))
         with pytest.raises(IntegrityError):
             session.flush()
 
@@ -193,10 +199,8 @@ def test_rows_must_point_at_existing_rows(migrated: sa.Engine) -> None:
 def test_an_unknown_result_is_refused(migrated: sa.Engine) -> None:
     register_rules(migrated, [make_rule()])
     with Session(migrated) as session, session.begin():
-        rule = session.exec(select(RuleRow)).one()
-        pull_request = add_pull_request(session)
-        assert rule.id is not None and pull_request.id is not None
-        session.add(LedgerEntryRow(rule_id=rule.id, pull_request_id=pull_request.id, result="wn"))
+        rule_id, pull_request_id = rule_and_pull_request(session)
+        session.add(LedgerEntryRow(rule_id=rule_id, pull_request_id=pull_request_id, result="wn"))
         with pytest.raises(IntegrityError):
             session.flush()
 
@@ -208,14 +212,12 @@ def test_a_checklist_round_trips(migrated: sa.Engine) -> None:
     ]
     register_rules(migrated, [make_rule()])
     with Session(migrated) as session, session.begin():
-        rule = session.exec(select(RuleRow)).one()
-        pull_request = add_pull_request(session)
-        assert rule.id is not None and pull_request.id is not None
+        rule_id, pull_request_id = rule_and_pull_request(session)
         session.add(
             VerdictRow(
-                rule_id=rule.id,
-                pull_request_id=pull_request.id,
-                head_sha=pull_request.head_sha,
+                rule_id=rule_id,
+                pull_request_id=pull_request_id,
+                head_sha="a" * 40,
                 decision="hold",
                 checklist=checklist,
             )
