@@ -35,9 +35,9 @@ def history(count: int, seed: int) -> Path:
 
 def measure(mode: str, path: Path) -> None:
     """Run in a child process: print JSON with seconds, records and peak RSS."""
-    from shadowbot.backtest import Backtest
-    from shadowbot.engine import Engine
-    from shadowbot.history import HistoryReader
+    from shadowbot.core.engine import Engine
+    from shadowbot.offline.backtest import Backtest
+    from shadowbot.offline.history import HistoryReader
     from shadowbot.resources import bundled_path
     from shadowbot.rules import load_rules
     from shadowbot.settings import load_settings

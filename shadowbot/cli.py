@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from shadowbot import __version__
-from shadowbot.backtest import Backtest
-from shadowbot.engine import Engine
+from shadowbot.core.engine import Engine
 from shadowbot.errors import HistoryError, ShadowbotError
-from shadowbot.history import HistoryReader
-from shadowbot.report import (
+from shadowbot.offline.backtest import Backtest
+from shadowbot.offline.history import HistoryReader
+from shadowbot.offline.report import (
     Progress,
     backtest_as_json,
     backtest_as_text,
@@ -114,7 +114,7 @@ def run_backtest(settings: Settings, args: argparse.Namespace) -> int:
 
     reader = HistoryReader(args.history, strict=args.strict, on_error=report)
     # Rule errors are summed up in the report; a warning per evaluation would drown it.
-    logging.getLogger("shadowbot.engine").setLevel(logging.ERROR)
+    logging.getLogger("shadowbot.core.engine").setLevel(logging.ERROR)
     progress = Progress(enabled=args.progress)
     started = time.monotonic()
     with Engine(rules, settings.rule_timeout) as engine:
@@ -174,7 +174,7 @@ def run_serve(settings: Settings, args: argparse.Namespace) -> int:
 def run_demo(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
 
-    from shadowbot.demo import run_demo as play_demo
+    from shadowbot.live.demo import run_demo as play_demo
 
     database: Path = args.database.resolve()
     for leftover in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):

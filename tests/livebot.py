@@ -11,9 +11,9 @@ import aiohttp
 import pytest
 from sqlmodel import Session, select
 
-from shadowbot.demo import running_bot as serving
-from shadowbot.demo import wait_quiet
 from shadowbot.github import GitHubApp
+from shadowbot.live.demo import running_bot as serving
+from shadowbot.live.demo import wait_quiet
 from shadowbot.metrics import Metrics
 from shadowbot.settings import load_settings
 from shadowbot.simulator import Simulator

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from shadowbot.github.guard import ALLOWED_WRITES
-from shadowbot.intake import HANDLED
+from shadowbot.web.intake import HANDLED
 
 MANIFEST = json.loads((Path(__file__).parent.parent / "docs" / "app-manifest.json").read_text())
 

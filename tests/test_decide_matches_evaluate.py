@@ -3,8 +3,8 @@
 import itertools
 from pathlib import Path
 
-from shadowbot.backtest import snapshots
-from shadowbot.history import HistoryReader
+from shadowbot.offline.backtest import snapshots
+from shadowbot.offline.history import HistoryReader
 from shadowbot.resources import bundled_path
 from shadowbot.rules import load_rules
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import Session, select
 
-from shadowbot.intake import Delivery, DeliveryStore
 from shadowbot.storage import DeliveryRow, create_db_engine, migrate
+from shadowbot.web.intake import Delivery, DeliveryStore
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 from snapshots import make_pr
 
 from shadowbot import checks as c
-from shadowbot.engine import Engine
+from shadowbot.core.engine import Engine
 from shadowbot.rules import Rule
 from shadowbot.snapshot import Snapshot
 from shadowbot.verdict import Decision, Verdict

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from shadowbot import checks as c
-from shadowbot.backtest import Backtest
-from shadowbot.engine import Engine
-from shadowbot.history import HistoryReader
-from shadowbot.ledger import RuleState
+from shadowbot.core.engine import Engine
+from shadowbot.core.ledger import RuleState
+from shadowbot.offline.backtest import Backtest
+from shadowbot.offline.history import HistoryReader
 from shadowbot.rules import Rule
 from shadowbot.settings import load_settings
 

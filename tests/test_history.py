@@ -4,7 +4,7 @@ import pytest
 from histories import OUTSIDER, WRITER, check, merged, opened, record, review, write_history
 
 from shadowbot.errors import HistoryError
-from shadowbot.history import HistoryReader
+from shadowbot.offline.history import HistoryReader
 
 
 def read(path, **kwargs):

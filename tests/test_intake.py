@@ -10,13 +10,13 @@ from aiohttp import ClientSession, web
 from livebot import SECRET, sim_fixture  # noqa: F401
 from sqlmodel import Session, select
 
-from shadowbot import worker
 from shadowbot.github.client import GitHubUnavailable
+from shadowbot.live import worker
+from shadowbot.live.worker import Processing
 from shadowbot.settings import load_settings
 from shadowbot.storage import DeliveryRow, create_db_engine
 from shadowbot.web.app import WORKER, create_app
 from shadowbot.web.signature import sign
-from shadowbot.worker import Processing
 
 
 class Recorder:

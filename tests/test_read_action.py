@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from shadowbot.intake import KEEP_PARSER_UP_TO, read_action
+from shadowbot.web.intake import KEEP_PARSER_UP_TO, read_action
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,8 @@ from datetime import timedelta
 
 import pytest
 
+from shadowbot.core.ledger import Thresholds
 from shadowbot.errors import ConfigError
-from shadowbot.ledger import Thresholds
 from shadowbot.settings import (
     _PARSERS,
     _THRESHOLD_KEYS,

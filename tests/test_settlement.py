@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shadowbot.ledger import RuleRecord, RuleState, Thresholds, derive_state
-from shadowbot.settlement import ClaimFacts, Evidence, Policy, Result, settle
+from shadowbot.core.ledger import RuleRecord, RuleState, Thresholds, derive_state
+from shadowbot.core.settlement import ClaimFacts, Evidence, Policy, Result, settle
 
 T0 = datetime(2024, 3, 1, 12, tzinfo=UTC)
 LATER = T0 + timedelta(days=30)

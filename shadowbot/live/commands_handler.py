@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 from gidgethub.abc import GitHubAPI
 from sqlmodel import Session
 
-from shadowbot.live import posting, records
+from shadowbot.live import posting
 from shadowbot.live.api import installation_of
 from shadowbot.live.commands import Command, is_ignored_author, parse_commands
 from shadowbot.live.comments import render_help, render_unknown_command
 from shadowbot.live.owners import permission_of
 from shadowbot.snapshot import Actor, counts_as_merger
+from shadowbot.storage import records
 
 if TYPE_CHECKING:
     from shadowbot.live.pipeline import Pipeline

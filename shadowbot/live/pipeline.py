@@ -2,7 +2,7 @@
 
 One class, one method per event. Events that cannot change a verdict (a review's text
 edited, a check on a commit that is no open PR's head) trigger no evaluation. Rules run
-from one loop in name order (:class:`shadowbot.engine.Engine`), each failure contained.
+from one loop in name order (:class:`shadowbot.core.engine.Engine`), each failure contained.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from gidgethub.abc import GitHubAPI
 from sqlalchemy.engine import Engine as Database
 from sqlmodel import Session
 
-from shadowbot.engine import Engine
+from shadowbot.core.engine import Engine
 from shadowbot.github import GitHubApp
-from shadowbot.live import posting, records
+from shadowbot.live import posting
 from shadowbot.live.api import installation_of
 from shadowbot.live.cache import LiveCache
 from shadowbot.live.commands_handler import CommandHandler
@@ -35,7 +35,7 @@ from shadowbot.metrics import Metrics
 from shadowbot.rules import Rule
 from shadowbot.settings import Settings
 from shadowbot.snapshot import Snapshot
-from shadowbot.storage import DeliveryRow, utcnow
+from shadowbot.storage import DeliveryRow, records, utcnow
 from shadowbot.verdict import Verdict
 
 log = logging.getLogger(__name__)

@@ -9,16 +9,16 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from shadowbot.engine import Engine
+from shadowbot.core.engine import Engine
 from shadowbot.errors import ConfigError
 from shadowbot.github import GitHubApp
 from shadowbot.live.cache import LiveCache
 from shadowbot.live.pipeline import Pipeline
+from shadowbot.live.worker import Processing
 from shadowbot.rules import load_rules
 from shadowbot.settings import Settings
 from shadowbot.storage import register_rules
 from shadowbot.web.app import DATABASE, METRICS, SETTINGS, create_app
-from shadowbot.worker import Processing
 
 log = logging.getLogger(__name__)
 

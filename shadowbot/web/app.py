@@ -12,12 +12,12 @@ from aiohttp import web
 from sqlalchemy.engine import Engine
 
 from shadowbot.errors import ConfigError
-from shadowbot.intake import Delivery, DeliveryStore, is_handled, read_action
+from shadowbot.live.worker import Processing, Worker
 from shadowbot.metrics import Metrics
 from shadowbot.settings import Settings
 from shadowbot.storage import migrated
+from shadowbot.web.intake import Delivery, DeliveryStore, is_handled, read_action
 from shadowbot.web.signature import verify
-from shadowbot.worker import Processing, Worker
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from shadowbot.settlement import Result, Settlement
+from shadowbot.core.settlement import Result, Settlement
 
 
 @dataclass(frozen=True, slots=True)

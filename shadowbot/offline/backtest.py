@@ -2,7 +2,7 @@
 
 One record at a time: its timeline is replayed into snapshots, every rule that has not
 claimed yet is evaluated after each event that changes the snapshot, and once the record
-ends each claim is settled with the same code as live mode (:mod:`shadowbot.settlement`).
+ends each claim is settled with the same code as live mode (:mod:`shadowbot.core.settlement`).
 Only the per-rule tallies outlive a record, so memory does not grow with the history.
 
 A backtest sees each record's whole future, so it has no grace period: a revert at any
@@ -20,11 +20,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from shadowbot.engine import Engine
-from shadowbot.history import Event, HistoryRecord
-from shadowbot.ledger import RuleRecord, Thresholds
+from shadowbot.core.engine import Engine
+from shadowbot.core.ledger import RuleRecord, Thresholds
+from shadowbot.core.settlement import ClaimFacts, Evidence, Policy, Settlement, settle
+from shadowbot.offline.history import Event, HistoryRecord
 from shadowbot.rules import Rule
-from shadowbot.settlement import ClaimFacts, Evidence, Policy, Settlement, settle
 from shadowbot.snapshot import CIResult, FileChange, Review, Snapshot, counts_as_merger
 from shadowbot.verdict import Decision
 

@@ -8,8 +8,8 @@ import time
 from collections.abc import Sequence
 from typing import IO, Any
 
-from shadowbot.backtest import RuleReport
-from shadowbot.ledger import RuleState, StateChange
+from shadowbot.core.ledger import RuleState, StateChange
+from shadowbot.offline.backtest import RuleReport
 from shadowbot.rules import Rule
 
 #: The backtest table: heading, key of ``report_as_dict``, alignment.
