@@ -15,10 +15,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from shadowbot.core.ledger import Thresholds
+from shadowbot.core.settlement import Policy
 from shadowbot.errors import ConfigError
-from shadowbot.ledger import Thresholds
 from shadowbot.resources import bundled_path
-from shadowbot.settlement import Policy
 
 ENV_PREFIX = "SHADOWBOT_"
 T = TypeVar("T")
