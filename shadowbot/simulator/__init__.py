@@ -1,8 +1,10 @@
 """A GitHub simulator over real HTTP, for shadowbot's end-to-end tests, demo and benchmarks.
 
 It serves the REST endpoints the bot uses (with GitHub's pagination, ETags, rate limits and
-App authentication), sends webhooks signed as GitHub signs them, plays scenarios, and
-injects faults. Start it with :meth:`Simulator.running`.
+App authentication), a query-only subset of GitHub's GraphQL API with its own points bucket,
+sends webhooks signed as GitHub signs them and lists them in the app's deliveries API, plays
+scenarios, and injects faults (failing requests, dropped webhooks). Start it with
+:meth:`Simulator.running`.
 """
 
 from shadowbot.simulator.backend import RequestRecord

@@ -1,4 +1,4 @@
-"""What the REST handlers share: the backend object, the request log, and JSON replies."""
+"""What the API handlers share: the backend object, the request log, and JSON replies."""
 
 from __future__ import annotations
 
@@ -19,9 +19,11 @@ from shadowbot.simulator.payloads import Event
 from shadowbot.simulator.protocol import RateLimits, paginate
 from shadowbot.simulator.render import Json
 from shadowbot.simulator.state import State
+from shadowbot.simulator.webhooks import WebhookSender
 
 T = TypeVar("T")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+GRAPHQL_PATH = "/graphql"
 
 
 @dataclass
@@ -35,9 +37,15 @@ class RequestRecord:
     installation_id: int | None = None
     status: int | None = None
     at: float = field(default_factory=time.time)
+    # For `POST /graphql`: "query", or "mutation" when the document holds one; None when it
+    # did not parse.
+    graphql_operation: str | None = None
 
     @property
     def is_write(self) -> bool:
+        """A GraphQL request is a POST, but only a mutation is (an attempt at) a write."""
+        if self.path == GRAPHQL_PATH:
+            return self.graphql_operation == "mutation"
         return self.method not in READ_METHODS
 
 
@@ -50,6 +58,12 @@ class Backend:
     # Sends the events an API write caused, in the background, as GitHub does.
     emit: Callable[[list[Event]], None]
     token_ttl: float = 3600.0
+    # GraphQL's primary rate limit is a bucket of points apart from REST's requests.
+    graphql_rates: RateLimits = field(default_factory=lambda: RateLimits(5000, "graphql"))
+    # Every GraphQL point charged, all installations together, for tests and benchmarks.
+    graphql_points: int = 0
+    # The app's webhook, whose deliveries the app may list and redeliver.
+    hooks: WebhookSender | None = None
     requests: list[RequestRecord] = field(default_factory=list)
     # Set when the simulator shuts down, to cut hanging faults short.
     closing: asyncio.Event = field(default_factory=asyncio.Event)
@@ -58,6 +72,7 @@ class Backend:
 
 BACKEND = web.AppKey("simulator_backend", Backend)
 INSTALLATION = web.RequestKey("simulator_installation", int)
+RECORD = web.RequestKey("simulator_record", RequestRecord)
 
 
 def backend_of(request: web.Request) -> Backend:

@@ -1,11 +1,12 @@
-"""GitHub's REST conventions that are not about any one resource: pagination, ETags and
-conditional requests, and the primary rate limit. Pure functions and plain objects."""
+"""GitHub's REST conventions that are not about any one resource: pagination (by page and by
+cursor), ETags and conditional requests, and the primary rate limits. Pure functions and plain
+objects."""
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -53,6 +54,33 @@ def paginate(items: Sequence[T], url: URL) -> tuple[list[T], str | None]:
     return chunk, ", ".join(links)
 
 
+def paginate_by_cursor(
+    items: Sequence[T], url: URL, key: Callable[[T], int]
+) -> tuple[list[T], str | None]:
+    """The page of `items` (sorted by `key`, descending) after the request's `cursor`, and its
+    `Link` header, for the endpoints GitHub pages by cursor (the webhook deliveries): `per_page`
+    as above, an opaque `cursor`, and a `rel="next"` link only, left out on the last page.
+    Raises ValueError for a cursor this function did not hand out."""
+    per_page = min(_positive_int(url.query.get("per_page"), DEFAULT_PER_PAGE), MAX_PER_PAGE)
+    start = 0
+    cursor = url.query.get("cursor")
+    if cursor:
+        after = _cursor_key(cursor)
+        start = next((i for i, item in enumerate(items) if key(item) < after), len(items))
+    chunk = list(items[start : start + per_page])
+    if not chunk or start + per_page >= len(items):
+        return chunk, None
+    following = url.update_query(cursor=f"v1_{key(chunk[-1])}")
+    return chunk, f'<{following}>; rel="next"'
+
+
+def _cursor_key(cursor: str) -> int:
+    version, _, number = cursor.partition("_")
+    if version != "v1" or not (number.isascii() and number.isdigit()):
+        raise ValueError(f"not a cursor: {cursor!r}")
+    return int(number)
+
+
 def etag_of(body: bytes) -> str:
     """A weak validator over the response body, like the `W/"..."` GitHub sends."""
     return f'W/"{hashlib.sha256(body).hexdigest()[:32]}"'
@@ -72,12 +100,15 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
 
 @dataclass
 class RateWindow:
-    """One installation's primary rate limit for the `core` resource:
-    https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api"""
+    """One installation's primary rate limit for one resource: requests for `core`, points for
+    `graphql`. https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api
+    https://docs.github.com/en/graphql/overview/rate-limits-and-query-limits-for-the-graphql-api
+    """
 
     limit: int
     used: int = 0
     reset: int = 0
+    resource: str = "core"
 
     def refresh(self, now: float) -> None:
         if now >= self.reset:
@@ -94,7 +125,7 @@ class RateWindow:
             "x-ratelimit-remaining": str(self.remaining),
             "x-ratelimit-used": str(self.used),
             "x-ratelimit-reset": str(self.reset),
-            "x-ratelimit-resource": "core",
+            "x-ratelimit-resource": self.resource,
         }
 
     def as_json(self) -> dict[str, int]:
@@ -107,16 +138,18 @@ class RateWindow:
 
 
 class RateLimits:
-    """Rate windows per installation: GitHub counts an installation's requests together,
-    whichever of its tokens made them."""
+    """Rate windows of one resource per installation: GitHub counts an installation's requests
+    together, whichever of its tokens made them."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, resource: str = "core") -> None:
         self.limit = limit
+        self.resource = resource
         self._windows: dict[int, RateWindow] = {}
 
     def window(self, installation_id: int, now: float) -> RateWindow:
         window = self._windows.get(installation_id)
         if window is None:
-            window = self._windows[installation_id] = RateWindow(self.limit)
+            window = RateWindow(self.limit, resource=self.resource)
+            self._windows[installation_id] = window
         window.refresh(now)
         return window

@@ -2,12 +2,14 @@
 and statuses, as the REST reference shows them (https://docs.github.com/en/rest/pulls/reviews,
 https://docs.github.com/en/rest/issues/comments, https://docs.github.com/en/rest/reactions,
 https://docs.github.com/en/rest/checks/runs, https://docs.github.com/en/rest/commits/statuses).
+Comments and reactions carry the `node_id` that GraphQL's `nodes(ids:)` resolves.
 """
 
 from __future__ import annotations
 
 import zlib
 
+from shadowbot.simulator import nodeids
 from shadowbot.simulator.models import (
     REACTIONS,
     CheckRun,
@@ -43,6 +45,7 @@ def review(state: State, repo: Repo, pr: PullRequest, item: Review) -> Json:
 def reaction(state: State, item: Reaction) -> Json:
     return {
         "id": item.id,
+        "node_id": nodeids.node_id(nodeids.REACTION, item.id),
         "user": user(state, item.user),
         "content": item.content,
         "created_at": iso(item.created_at),
@@ -56,6 +59,7 @@ def comment(state: State, repo: Repo, item: Comment) -> Json:
     rollup.update({c: sum(r.content == c for r in item.reactions) for c in REACTIONS})
     return {
         "id": item.id,
+        "node_id": nodeids.node_id(nodeids.COMMENT, item.id),
         "url": f"{api}/comments/{item.id}",
         "html_url": f"{state.api_url}/{repo.full_name}/pull/{item.issue_number}"
         f"#issuecomment-{item.id}",

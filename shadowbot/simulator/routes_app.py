@@ -87,11 +87,15 @@ async def revoke_token(request: web.Request) -> web.Response:
 
 @routes.get("/rate_limit")
 async def get_rate_limit(request: web.Request) -> web.Response:
-    """Does not count against the primary rate limit (the middleware knows)."""
+    """Does not count against the primary rate limit (the middleware knows). Shows the REST
+    (`core`) and GraphQL (`graphql`) buckets, which are counted apart:
+    https://docs.github.com/en/rest/rate-limit/rate-limit"""
     backend = backend_of(request)
-    window: RateWindow = backend.rates.window(request[INSTALLATION], backend.clock())
+    now = backend.clock()
+    window: RateWindow = backend.rates.window(request[INSTALLATION], now)
     core = window.as_json()
-    return reply({"resources": {"core": core}, "rate": core})
+    graphql = backend.graphql_rates.window(request[INSTALLATION], now).as_json()
+    return reply({"resources": {"core": core, "graphql": graphql}, "rate": core})
 
 
 def _utc(epoch: float) -> datetime:

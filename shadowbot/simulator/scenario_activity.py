@@ -169,6 +169,15 @@ class ActivityDriver(ScenarioDriver):
         """Deliver a past delivery again, same `X-GitHub-Delivery` and body."""
         return await self.sender.redeliver(guid)
 
+    def drop_webhooks(self, count: int = 1) -> None:
+        """The next `count` webhooks are not sent: each is logged as a failed delivery ("failed
+        to connect to host"), as when the bot's endpoint is down. GitHub does not retry them on
+        its own; the app finds and redelivers them through `/app/hook/deliveries`:
+        https://docs.github.com/en/webhooks/using-webhooks/handling-failed-webhook-deliveries"""
+        if count < 1:
+            raise ValueError("drop at least one webhook")
+        self.sender.dropping += count
+
     async def send_forged(
         self,
         event: str = "ping",

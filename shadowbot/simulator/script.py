@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from shadowbot.simulator.errors import SimulatorError
-from shadowbot.simulator.scenario_activity import ActivityDriver
+from shadowbot.simulator.scenario_verdicts import VerdictDriver
 
 Step = Mapping[str, Any]
 Script = Sequence[Step] | Callable[[Any], Awaitable[None]]
@@ -37,12 +37,13 @@ REPO_STEPS = frozenset(
         "set_codeowners", "set_file", "open_pr", "push", "edit_pr", "ready_for_review",
         "convert_to_draft", "label", "unlabel", "merge", "close", "reopen", "review",
         "edit_review", "dismiss_review", "add_check", "complete_check", "set_status", "comment",
+        "react_to_verdict", "unreact_to_verdict",
     }
 )  # fmt: skip
 OTHER_STEPS = frozenset(
     {
         "add_user", "add_team", "edit_comment", "delete_comment", "react", "unreact", "add_repo",
-        "remove_repo", "send_installation", "ping", "settle",
+        "remove_repo", "send_installation", "ping", "settle", "drop_webhooks",
     }
 )  # fmt: skip
 _RESERVED = frozenset({"do", "as", "say"})
@@ -57,7 +58,7 @@ def load_script(path: Path) -> list[dict[str, Any]]:
 
 
 async def play(
-    driver: ActivityDriver, script: Script, *, narrate: Callable[[str], None] | None = None
+    driver: VerdictDriver, script: Script, *, narrate: Callable[[str], None] | None = None
 ) -> None:
     if callable(script):
         await script(driver)
@@ -71,7 +72,7 @@ async def play(
 
 
 async def _play_step(
-    driver: ActivityDriver,
+    driver: VerdictDriver,
     step: Step,
     results: dict[str, Any],
     narrate: Callable[[str], None] | None,

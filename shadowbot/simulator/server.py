@@ -3,8 +3,9 @@
     async with Simulator.running(webhook_url=bot_url, webhook_secret=secret) as sim:
         number = await sim.open_pr(sim.repo, "alice", "Fix the frobnicator", files=["a.py"])
 
-`sim.url` is the API base URL to give a GitHub client; `sim.app_id`, `sim.private_key_pem`
-and `sim.installation_id` are what a GitHub App needs to authenticate.
+`sim.url` is the API base URL to give a GitHub client (GraphQL at `sim.url + "/graphql"`);
+`sim.app_id`, `sim.private_key_pem` and `sim.installation_id` are what a GitHub App needs to
+authenticate.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from shadowbot.simulator.faults import Fault, Faults
 from shadowbot.simulator.models import Comment, Installation, PullRequest
 from shadowbot.simulator.payloads import Event
 from shadowbot.simulator.protocol import RateLimits
-from shadowbot.simulator.scenario_activity import ActivityDriver
+from shadowbot.simulator.scenario_verdicts import VerdictDriver
 from shadowbot.simulator.script import Script, play
 from shadowbot.simulator.state import State, utc_now
 from shadowbot.simulator.webhooks import Delivery, WebhookSender
@@ -34,8 +35,9 @@ from shadowbot.simulator.webhooks import Delivery, WebhookSender
 DEFAULT_REPOS = ("acme/widgets",)
 
 
-class Simulator(ActivityDriver):
-    """A simulated GitHub: REST API, webhook sender, scenario driver and fault injector."""
+class Simulator(VerdictDriver):
+    """A simulated GitHub: REST and GraphQL APIs, webhook sender, scenario driver and fault
+    injector."""
 
     def __init__(
         self,
@@ -47,6 +49,7 @@ class Simulator(ActivityDriver):
         app_slug: str = "shadowbot",
         token_ttl: float = 3600.0,
         rate_limit: int = 5000,
+        graphql_rate_limit: int = 5000,
         echo_writes: bool = True,
         clock: Callable[[], datetime] = utc_now,
         private_key_pem: str | None = None,
@@ -73,6 +76,8 @@ class Simulator(ActivityDriver):
             key.public_key(),
             self._emit_later,
             token_ttl=token_ttl,
+            graphql_rates=RateLimits(graphql_rate_limit, resource="graphql"),
+            hooks=sender,
         )
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -154,8 +159,14 @@ class Simulator(ActivityDriver):
 
     @property
     def writes(self) -> list[RequestRecord]:
-        """Every POST, PUT, PATCH and DELETE received, whatever its answer."""
+        """Every POST, PUT, PATCH and DELETE received, whatever its answer; of the GraphQL
+        requests, only mutations (which are refused)."""
         return [record for record in self.backend.requests if record.is_write]
+
+    @property
+    def graphql_points(self) -> int:
+        """GraphQL rate-limit points charged so far, over all installations."""
+        return self.backend.graphql_points
 
     @property
     def deliveries(self) -> list[Delivery]:
@@ -220,6 +231,12 @@ class Simulator(ActivityDriver):
     def exhaust_rate_limit(self) -> None:
         """Spend the installation's primary rate limit: requests answer 403 until reset."""
         window = self.backend.rates.window(self.installation_id, self.backend.clock())
+        window.used = window.limit
+
+    def exhaust_graphql_rate_limit(self) -> None:
+        """Spend the installation's GraphQL points: queries get a RATE_LIMITED error until
+        reset; REST is not affected."""
+        window = self.backend.graphql_rates.window(self.installation_id, self.backend.clock())
         window.used = window.limit
 
     # --- scripts ---

@@ -1,4 +1,5 @@
-"""Webhook deliveries signed and headed as GitHub's, a log of them, and redelivery.
+"""Webhook deliveries signed and headed as GitHub's, a log of them with each one's outcome,
+redelivery, and deliveries dropped on purpose (the bot's endpoint unreachable).
 
 Headers: https://docs.github.com/en/webhooks/webhook-events-and-payloads#delivery-headers
 (for an app's hook the installation target is `integration` and its id the app id).
@@ -13,6 +14,7 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import itertools
 import json
 import logging
 import time
@@ -30,11 +32,14 @@ log = logging.getLogger(__name__)
 # https://docs.github.com/en/webhooks/using-webhooks/best-practices-for-using-webhooks
 DELIVERY_TIMEOUT = 10.0
 HOOKSHOT_VERSION = "5f1e3b9"
+# Why a dropped delivery failed: as if the receiver could not be reached.
+DROPPED = "failed to connect to host (dropped by the scenario)"
 
 
 @dataclass
 class Delivery:
-    """One delivery attempt: what was sent and how the receiver answered."""
+    """One delivery attempt: what was sent and how the receiver answered (`status`), or why
+    nothing answered (`error`). Every attempt has its own `id`; a redelivery keeps the `guid`."""
 
     guid: str
     event: str
@@ -47,6 +52,11 @@ class Delivery:
     error: str | None = None
     delivered_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     duration: float = 0.0
+    id: int = 0
+    url: str | None = None
+    timed_out: bool = False
+    response_headers: dict[str, str] = field(default_factory=dict)
+    response_body: str | None = None
 
     @property
     def action(self) -> str | None:
@@ -71,9 +81,12 @@ class WebhookSender:
         self.hook_id = hook_id
         self.app_id = app_id
         self.deliveries: list[Delivery] = []
+        # How many of the next deliveries fail as if the receiver were unreachable.
+        self.dropping = 0
+        self._ids = itertools.count(1)
         self._session: aiohttp.ClientSession | None = None
         self._lock = asyncio.Lock()
-        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._queue: asyncio.Queue[Event | Delivery] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -114,16 +127,18 @@ class WebhookSender:
         original = next((d for d in self.deliveries if d.guid == guid), None)
         if original is None:
             raise KeyError(f"no delivery {guid}")
-        again = replace(
-            original,
-            headers=dict(original.headers),
-            redelivery=True,
-            status=None,
-            error=None,
-            delivered_at=datetime.now(UTC),
-            duration=0.0,
-        )
-        return await self.send(again)
+        return await self.send(_again(original))
+
+    def redeliver_later(self, original: Delivery) -> None:
+        """Queue a redelivery of `original`, sent in the background after what is queued (as
+        GitHub does after accepting a redelivery request)."""
+        self._queue.put_nowait(_again(original))
+
+    def find(self, delivery_id: int) -> Delivery:
+        found = next((d for d in self.deliveries if d.id == delivery_id), None)
+        if found is None:
+            raise KeyError(f"no delivery {delivery_id}")
+        return found
 
     async def deliver_forged(self, event: Event, *, signature: str | None) -> Delivery:
         """A delivery whose `X-Hub-Signature-256` is `signature` (left out when None)."""
@@ -147,30 +162,57 @@ class WebhookSender:
 
     async def send(self, delivery: Delivery) -> Delivery:
         async with self._lock:
+            delivery.id, delivery.url = next(self._ids), self.url
             self.deliveries.append(delivery)
-            if self.url is None or self._session is None:
+            if self.dropping > 0:
+                self.dropping -= 1
+                delivery.error = DROPPED
+            elif self.url is None or self._session is None:
                 delivery.error = "no webhook URL configured"
-                return delivery
-            started = time.monotonic()
-            try:
-                async with self._session.post(
-                    self.url, data=delivery.body, headers=delivery.headers
-                ) as response:
-                    await response.read()
-                    delivery.status = response.status
-            except (aiohttp.ClientError, TimeoutError) as error:
-                delivery.error = f"{type(error).__name__}: {error}"
-                log.warning("webhook delivery %s failed: %s", delivery.guid, delivery.error)
-            delivery.duration = time.monotonic() - started
+            else:
+                await self._post(self._session, self.url, delivery)
             return delivery
+
+    async def _post(self, session: aiohttp.ClientSession, url: str, delivery: Delivery) -> None:
+        started = time.monotonic()
+        try:
+            async with session.post(url, data=delivery.body, headers=delivery.headers) as response:
+                delivery.response_body = (await response.read()).decode(errors="replace")
+                delivery.response_headers = dict(response.headers)
+                delivery.status = response.status
+        except (aiohttp.ClientError, TimeoutError) as error:
+            delivery.error = f"{type(error).__name__}: {error}"
+            delivery.timed_out = isinstance(error, TimeoutError)
+            log.warning("webhook delivery %s failed: %s", delivery.guid, delivery.error)
+        delivery.duration = time.monotonic() - started
 
     async def _drain(self) -> None:
         while True:
-            event = await self._queue.get()
+            item = await self._queue.get()
             try:
-                await self.deliver(event)
+                if isinstance(item, Delivery):
+                    await self.send(item)
+                else:
+                    await self.deliver(item)
             except Exception:
                 # One broken delivery must not stop the ones queued behind it.
-                log.exception("webhook delivery of %s failed", event.name)
+                name = item.event if isinstance(item, Delivery) else item.name
+                log.exception("webhook delivery of %s failed", name)
             finally:
                 self._queue.task_done()
+
+
+def _again(original: Delivery) -> Delivery:
+    """A new attempt at `original`: same GUID, headers and body, `redelivery` set."""
+    return replace(
+        original,
+        headers=dict(original.headers),
+        redelivery=True,
+        status=None,
+        error=None,
+        delivered_at=datetime.now(UTC),
+        duration=0.0,
+        timed_out=False,
+        response_headers={},
+        response_body=None,
+    )
