@@ -22,10 +22,12 @@ def test_the_app_subscribes_to_exactly_the_events_it_handles():
     assert set(MANIFEST["default_events"]) == set(HANDLED) - always_sent
 
 
-def test_the_guard_allows_only_comment_reaction_and_token_writes():
+def test_the_guard_allows_only_comment_reaction_token_graphql_read_and_redelivery_writes():
     assert sorted(purpose for _, _, purpose in ALLOWED_WRITES) == [
         "acknowledge a command",
         "create a comment",
         "edit its own comment",
         "get an installation token",
+        "read with a GraphQL query",
+        "redeliver a failed delivery",
     ]

@@ -11,15 +11,19 @@ https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import pytest
-from gidgethub import BadRequest, GitHubBroken, RateLimitExceeded
+from aiohttp import web
+from gidgethub import BadRequest, GitHubBroken, QueryError, RateLimitExceeded, abc, apps
 from livebot import github_fixture, sim_fixture  # noqa: F401
 
-from shadowbot.github import WriteRefused, check_request
+from shadowbot.github import GitHubApp, GitHubClient, WriteRefused, check_request
 from shadowbot.github.client import MAX_RETRIES, TOKEN_MARGIN, retry_delay
 from shadowbot.live import posting
-from shadowbot.simulator import SECONDARY_RATE_LIMIT_MESSAGE
+from shadowbot.metrics import Metrics
+from shadowbot.simulator import SECONDARY_RATE_LIMIT_MESSAGE, auth
 
 NOW = 1_750_000_000.0
 PRIMARY_MESSAGE = "API rate limit exceeded for installation ID 1."
@@ -308,7 +312,7 @@ def test_the_guard_lets_reads_and_shadow_modes_writes_through(method, path):
         ("PUT", "/repos/o/r/pulls/1/update-branch"),
         ("PATCH", "/repos/o/r/git/refs/heads/main"),
         ("POST", "/repos/o/r/statuses/abc123"),
-        ("POST", "/graphql"),  # mergePullRequest is a GraphQL mutation
+        ("POST", "/graphql"),  # no body to show it is a query: mergePullRequest is a mutation
         ("PUT", "/repos/o/r/issues/1/comments/../../pulls/1/merge"),
         ("POST", "/repos/o/r/issues/1/comments/../../pulls/1/merge"),
         ("PATCH", "/repos/o/r/issues/comments/5/../../../pulls/1"),
@@ -388,3 +392,274 @@ def test_reads_below_the_api_pass():
     check_request(
         "GET", "https://api.github.com/repos/o/r/pulls/1/files?page=2", "https://api.github.com"
     )
+
+
+# -- GraphQL reads ------------------------------------------------------------------------
+# The simulator answers no GraphQL yet: `graphql_server` is GitHub's /graphql and token
+# exchange, and nothing else. Refusals are checked against the simulator, which records
+# every request that reaches it.
+
+REACTIONS = """
+query Reactions($owner: String!, $name: String!, $number: Int!) {
+  repository(owner: $owner, name: $name) {
+    pullRequest(number: $number) {
+      comments(first: 100) { nodes { databaseId reactions(first: 100) { nodes { content } } } }
+    }
+  }
+}
+"""
+ANSWER = {"repository": {"pullRequest": {"comments": {"nodes": []}}}}
+MERGE = 'mutation Merge { mergePullRequest(input: {pullRequestId: "PR_1"}) { clientMutationId } }'
+GRAPHQL_LIMIT = {"x-ratelimit-resource": "graphql", "x-ratelimit-remaining": "4990"}
+
+
+class GraphQLServer:
+    """Records what reached it; answers ``answers`` in turn, then ``ANSWER``."""
+
+    def __init__(self):
+        self.received = []
+        self.answers = []
+        self.url = ""
+
+    async def graphql(self, request):
+        self.received.append((request.headers.get("Authorization"), await request.json()))
+        if self.answers:
+            status, body, headers = self.answers.pop(0)
+            return web.json_response(body, status=status, headers=headers)
+        return web.json_response({"data": ANSWER}, headers=GRAPHQL_LIMIT)
+
+    async def access_token(self, request):
+        expires = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+        token = f"ghs_{request.match_info['id']}"
+        return web.json_response({"token": token, "expires_at": expires}, status=201)
+
+
+@pytest.fixture
+async def graphql_server(aiohttp_server):
+    fake = GraphQLServer()
+    app = web.Application()
+    app.router.add_post("/graphql", fake.graphql)
+    app.router.add_post("/app/installations/{id}/access_tokens", fake.access_token)
+    server = await aiohttp_server(app)
+    fake.url = str(server.make_url("")).rstrip("/")
+    return fake
+
+
+@pytest.fixture
+async def session():
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def test_a_graphql_query_is_sent_as_the_installation_and_answered(
+    graphql_server, session, app_key_pem
+):
+    metrics = Metrics()
+    github = GitHubApp(
+        session, base_url=graphql_server.url, app_id=1, private_key=app_key_pem, metrics=metrics
+    )
+    variables = {"owner": "o", "name": "r", "number": 7}
+    assert await github.graphql(42, REACTIONS, variables) == ANSWER
+    ((authorization, body),) = graphql_server.received
+    assert authorization == "token ghs_42"
+    assert body == {"query": REACTIONS, "variables": variables}
+    # GraphQL has its own budget, in its own series.
+    assert metrics.value("shadowbot_github_rate_limit_remaining", resource="graphql") == 4990
+
+
+async def test_graphql_variables_that_would_shadow_arguments_are_refused(
+    graphql_server, session, app_key_pem
+):
+    github = GitHubApp(
+        session, base_url=graphql_server.url, app_id=1, private_key=app_key_pem, metrics=Metrics()
+    )
+    with pytest.raises(ValueError, match="endpoint"):
+        await github.graphql(42, "query($endpoint: String) { a }", {"endpoint": "x"})
+    assert graphql_server.received == []
+
+
+async def test_graphql_errors_are_raised(graphql_server, session):
+    gh = GitHubClient(session, base_url=graphql_server.url, metrics=Metrics(), oauth_token="t")
+    errors = {"errors": [{"type": "NOT_FOUND", "message": "Could not resolve to a Repository"}]}
+    graphql_server.answers.append((200, {"data": None, **errors}, GRAPHQL_LIMIT))
+    with pytest.raises(QueryError, match="Could not resolve"):
+        await gh.graphql(REACTIONS, owner="o", name="nope", number=1)
+
+
+async def test_a_graphql_query_hitting_a_secondary_rate_limit_is_retried(graphql_server, session):
+    gh = GitHubClient(session, base_url=graphql_server.url, metrics=Metrics(), oauth_token="t")
+    limited = {"message": SECONDARY_RATE_LIMIT_MESSAGE}
+    graphql_server.answers.append((403, limited, {"retry-after": "3"}))
+    slept = recording_sleep(gh)
+    assert await gh.graphql("{ viewer { login } }") == ANSWER
+    assert slept == [3.0] and len(graphql_server.received) == 2
+
+
+async def test_a_graphql_mutation_never_reaches_github(sim, github):
+    gh = await github.installation(sim.installation_id)
+    before = len(sim.requests)
+    attempts = [
+        lambda: gh.graphql(MERGE),
+        lambda: github.graphql(sim.installation_id, MERGE, {}),
+        lambda: gh.graphql("subscription { x }"),
+        # Hidden behind a query, selected by name or not:
+        lambda: gh.graphql(f"query Read {{ viewer {{ login }} }}\n{MERGE}"),
+        lambda: gh.post("/graphql", data={"query": f"query R {{ a }} {MERGE}"}),
+        lambda: gh.post(
+            "/graphql", data={"query": f"query R {{ a }} {MERGE}", "operationName": "Merge"}
+        ),
+        # gidgethub's own graphql(), to its endpoint or the simulator's:
+        lambda: abc.GitHubAPI.graphql(gh, MERGE, endpoint=f"{sim.url}/graphql"),
+        lambda: abc.GitHubAPI.graphql(gh, "{ a }"),  # github.com, not the API
+    ]
+    for attempt in attempts:
+        with pytest.raises(WriteRefused):
+            await attempt()
+    assert len(sim.requests) == before
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type"),
+    [
+        ("mutation { m }", "application/json"),  # a JSON string, not an object
+        ([{"query": "{ a }"}], "application/json"),  # a batch
+        ({"query": None}, "application/json"),
+        ({"query": "{ a "}, "application/json"),
+        (b"query { viewer { login } }", "application/graphql"),
+        (b"query=%7B+a+%7D", "application/x-www-form-urlencoded"),
+    ],
+)
+async def test_a_graphql_body_that_is_no_plain_query_never_reaches_github(
+    sim, github, data, content_type
+):
+    gh = await github.installation(sim.installation_id)
+    before = len(sim.requests)
+    with pytest.raises(WriteRefused, match="refused POST /graphql"):
+        await gh.post("/graphql", data=data, content_type=content_type)
+    assert len(sim.requests) == before
+
+
+# -- the app's webhook deliveries ---------------------------------------------------------
+# The simulator lists no deliveries yet: `deliveries_server` is GitHub's two endpoints, a
+# JWT checked on each request, 250 deliveries newest first, pages linked by a cursor.
+
+T0 = datetime(2025, 6, 1, tzinfo=UTC)
+
+
+def delivery(number):
+    return {
+        "id": number,
+        "guid": f"guid-{number}",
+        "delivered_at": (T0 + timedelta(minutes=number)).isoformat().replace("+00:00", "Z"),
+        "redelivery": False,
+        "duration": 0.1,
+        "status": "OK" if number % 10 else "Invalid HTTP Response: 503",
+        "status_code": 200 if number % 10 else 503,
+        "event": "pull_request",
+        "action": "opened",
+        "installation_id": 9,
+        "repository_id": 5,
+    }
+
+
+class DeliveriesServer:
+    def __init__(self, app_key_pem):
+        self.public_key = auth.load_private_key(app_key_pem).public_key()
+        self.deliveries = [delivery(n) for n in range(250, 0, -1)]
+        self.requests = []
+        self.url = ""
+
+    def authenticate(self, request):
+        self.requests.append((request.method, request.path_qs))
+        token = auth.credential(request.headers.get("Authorization"))
+        auth.verify_app_jwt(token, self.public_key, 1, time.time())
+
+    async def list(self, request):
+        self.authenticate(request)
+        per_page = int(request.query["per_page"])
+        start = int(request.query.get("cursor", "0"))
+        page = self.deliveries[start : start + per_page]
+        headers = {}
+        if start + per_page < len(self.deliveries):
+            link = f"{self.url}/app/hook/deliveries?per_page={per_page}&cursor={start + per_page}"
+            headers["Link"] = f'<{link}>; rel="next"'
+        return web.json_response(page, headers=headers)
+
+    async def redeliver(self, request):
+        self.authenticate(request)
+        assert await request.read() == b""
+        return web.json_response({}, status=202)
+
+
+@pytest.fixture
+async def deliveries_server(aiohttp_server, app_key_pem):
+    fake = DeliveriesServer(app_key_pem)
+    app = web.Application()
+    app.router.add_get("/app/hook/deliveries", fake.list)
+    app.router.add_post("/app/hook/deliveries/{id}/attempts", fake.redeliver)
+    server = await aiohttp_server(app)
+    fake.url = str(server.make_url("")).rstrip("/")
+    return fake
+
+
+@pytest.fixture
+def app_on(session, app_key_pem):
+    def app_on(server):
+        return GitHubApp(
+            session, base_url=server.url, app_id=1, private_key=app_key_pem, metrics=Metrics()
+        )
+
+    return app_on
+
+
+async def test_hook_deliveries_are_listed_page_by_page_as_the_app(deliveries_server, app_on):
+    listed = await app_on(deliveries_server).list_hook_deliveries()
+    assert [d.id for d in listed] == list(range(250, 0, -1))
+    assert listed[0].delivered_at == T0 + timedelta(minutes=250)
+    assert (listed[0].guid, listed[0].event, listed[0].action) == (
+        "guid-250",
+        "pull_request",
+        "opened",
+    )
+    assert (listed[-10].status_code, listed[-10].status) == (503, "Invalid HTTP Response: 503")
+    assert deliveries_server.requests == [
+        ("GET", "/app/hook/deliveries?per_page=100"),
+        ("GET", "/app/hook/deliveries?per_page=100&cursor=100"),
+        ("GET", "/app/hook/deliveries?per_page=100&cursor=200"),
+    ]
+
+
+async def test_listing_hook_deliveries_stops_at_since_or_the_limit(deliveries_server, app_on):
+    github = app_on(deliveries_server)
+    since = T0 + timedelta(minutes=120)
+    assert [d.id for d in await github.list_hook_deliveries(since=since)] == list(
+        range(250, 119, -1)
+    )
+    assert len(deliveries_server.requests) == 2  # the third page is older than `since`
+    deliveries_server.requests.clear()
+    assert [d.id for d in await github.list_hook_deliveries(limit=3)] == [250, 249, 248]
+    assert len(deliveries_server.requests) == 1
+    assert await github.list_hook_deliveries(limit=0) == []
+
+
+async def test_a_delivery_is_redelivered_as_the_app(deliveries_server, app_on):
+    await app_on(deliveries_server).redeliver(12345)
+    assert deliveries_server.requests == [("POST", "/app/hook/deliveries/12345/attempts")]
+
+
+async def test_no_other_write_under_app_reaches_github(sim, github):
+    jwt = apps.get_jwt(app_id=str(sim.app_id), private_key=sim.private_key_pem)
+    as_app = github.client()
+    before = len(sim.requests)
+    attempts = [
+        lambda: as_app.post("/app/hook/deliveries", data={}, jwt=jwt),
+        lambda: as_app.post("/app/hook/deliveries/1", data=b"", jwt=jwt),
+        lambda: as_app.patch("/app/hook/config", data={"url": "https://evil.example"}, jwt=jwt),
+        lambda: as_app.put(f"/app/installations/{sim.installation_id}/suspended", jwt=jwt),
+        lambda: as_app.delete(f"/app/installations/{sim.installation_id}", jwt=jwt),
+        lambda: as_app.post("/app/hook/deliveries//attempts", data=b"", jwt=jwt),
+    ]
+    for attempt in attempts:
+        with pytest.raises(WriteRefused):
+            await attempt()
+    assert len(sim.requests) == before

@@ -1,23 +1,26 @@
 """One aiohttp session per process, one gidgethub client per installation.
 
 :class:`GitHubClient` is gidgethub's ``GitHubAPI`` with a thin I/O edge: the write guard
-runs before every request, retries follow GitHub's rate-limit guidance, and requests and
-the remaining rate limit are counted. :class:`GitHubApp` hands out a client per
-installation with its token cached until shortly before it expires.
+runs before every request (GraphQL included, body and all), retries follow GitHub's
+rate-limit guidance, and requests and the remaining rate limit are counted.
+:class:`GitHubApp` hands out a client per installation with its token cached until
+shortly before it expires, and speaks as the app (a JWT) for its webhook deliveries.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import aiohttp
-from gidgethub import HTTPException, abc, apps
+from gidgethub import GraphQLException, HTTPException, QueryError, abc, apps
 
 from shadowbot.errors import ShadowbotError
 from shadowbot.github.guard import READ_METHODS, check_request
@@ -29,6 +32,8 @@ log = logging.getLogger(__name__)
 TOKEN_MARGIN = 300.0
 MAX_RETRIES = 4
 MAX_WAIT = 120.0
+#: GitHub's largest page of webhook deliveries.
+DELIVERIES_PAGE = 100
 
 
 class BoundedCache(OrderedDict[str, Any]):
@@ -75,7 +80,7 @@ class GitHubClient(abc.GitHubAPI):
     async def _request(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
     ) -> tuple[int, Mapping[str, str], bytes]:
-        check_request(method, url, self.base_url)  # before anything is sent
+        check_request(method, url, self.base_url, body)  # before anything is sent
         status, response_headers, content = await self._send(method, url, headers, body)
         if status == 401 and self._renew_token is not None and self.oauth_token:
             # An installation token can be revoked or expire before its stated time; one
@@ -101,8 +106,37 @@ class GitHubClient(abc.GitHubAPI):
         )
         remaining = response.headers.get("x-ratelimit-remaining")
         if remaining is not None and remaining.isdigit():
-            self._metrics.set("shadowbot_github_rate_limit_remaining", float(remaining))
+            # REST ("core") and GraphQL ("graphql") budgets are separate, and so are the
+            # series: https://docs.github.com/en/graphql/overview/rate-limits-and-query-limits-for-the-graphql-api
+            resource = response.headers.get("x-ratelimit-resource", "core")
+            self._metrics.set(
+                "shadowbot_github_rate_limit_remaining", float(remaining), resource=resource
+            )
         return response.status, response.headers, content
+
+    async def graphql(
+        self, query: str, *, endpoint: str = "/graphql", **variables: Any
+    ) -> dict[str, Any]:
+        """Run a GraphQL query against this client's API and return its ``data``.
+
+        gidgethub's own ``graphql`` posts to github.com whatever the base URL, and skips
+        the retries; this one goes through :meth:`post`, so the guard reads the document
+        (queries only) and a rate limit is waited out as for REST. Raises
+        :class:`~gidgethub.QueryError` when GitHub answers with ``errors``.
+        https://docs.github.com/en/graphql/guides/forming-calls-with-graphql
+        """
+        payload: dict[str, Any] = {"query": query}
+        if variables:
+            payload["variables"] = variables
+        response = await self.post(endpoint, data=payload, accept="application/json")
+        if not isinstance(response, dict):
+            raise GraphQLException(f"GraphQL answered with no JSON object: {response!r}", {})
+        if response.get("errors"):
+            raise QueryError(response)
+        data = response.get("data")
+        if not isinstance(data, dict):
+            raise GraphQLException(f"GraphQL answered without data: {response}", response)
+        return data
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -159,6 +193,38 @@ def retry_delay(
     if status >= 500 and method.upper() in READ_METHODS:
         return 2.0 ** (attempt - 1)
     return None
+
+
+@dataclass(frozen=True)
+class HookDelivery:
+    """One attempt to deliver a webhook of the app, as GitHub lists it.
+    https://docs.github.com/en/rest/apps/webhooks#list-deliveries-for-an-app-webhook"""
+
+    id: int
+    guid: str  # the X-GitHub-Delivery header; shared by a delivery and its redeliveries
+    delivered_at: datetime
+    redelivery: bool
+    status: str  # GitHub's summary, e.g. "OK" or "Invalid HTTP Response: 503"
+    status_code: int  # the bot's answer
+    event: str
+    action: str | None
+    installation_id: int | None
+    repository_id: int | None
+
+    @classmethod
+    def from_json(cls, item: Mapping[str, Any]) -> HookDelivery:
+        return cls(
+            id=int(item["id"]),
+            guid=str(item["guid"]),
+            delivered_at=datetime.fromisoformat(item["delivered_at"]),
+            redelivery=bool(item.get("redelivery")),
+            status=str(item.get("status") or ""),
+            status_code=int(item.get("status_code") or 0),
+            event=str(item["event"]),
+            action=item.get("action"),
+            installation_id=item.get("installation_id"),
+            repository_id=item.get("repository_id"),
+        )
 
 
 def _within_budget(wait: float) -> float | None:
@@ -228,9 +294,51 @@ class GitHubApp:
 
     async def slug(self) -> str:
         """The app's slug: its comments are authored by ``<slug>[bot]``."""
-        jwt = apps.get_jwt(app_id=self._app_id, private_key=self._private_key)
-        app = await self.client().getitem("/app", jwt=jwt)
+        app = await self.client().getitem("/app", jwt=self._jwt())
         return str(app["slug"])
+
+    async def graphql(
+        self, installation_id: int, query: str, variables: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Run a GraphQL query as the installation; its ``data``. Only queries are sent:
+        the guard refuses a mutation before sending."""
+        variables = dict(variables or {})
+        reserved = sorted(variables.keys() & {"query", "endpoint"})
+        if reserved:
+            raise ValueError(f"GraphQL variables may not be named {reserved}")
+        gh = await self.installation(installation_id)
+        return await gh.graphql(query, **variables)
+
+    async def list_hook_deliveries(
+        self, *, since: datetime | None = None, limit: int = 1000
+    ) -> list[HookDelivery]:
+        """The app's webhook deliveries, newest first: those delivered at ``since`` (an
+        aware datetime) or later, ``limit`` at most. Pages follow the ``Link`` header's
+        cursor; GitHub lists the newest first, so the first older one ends the walk.
+        https://docs.github.com/en/rest/apps/webhooks#list-deliveries-for-an-app-webhook"""
+        found: list[HookDelivery] = []
+        if limit < 1:
+            return found
+        url = f"/app/hook/deliveries?per_page={DELIVERIES_PAGE}"
+        async with contextlib.aclosing(self.client().getiter(url, jwt=self._jwt())) as items:
+            async for item in items:
+                delivery = HookDelivery.from_json(item)
+                if since is not None and delivery.delivered_at < since:
+                    break
+                found.append(delivery)
+                if len(found) >= limit:
+                    break
+        return found
+
+    async def redeliver(self, delivery_id: int) -> None:
+        """Ask GitHub to send a delivery again (it answers 202 and sends it later).
+        https://docs.github.com/en/rest/apps/webhooks#redeliver-a-delivery-for-an-app-webhook"""
+        url = f"/app/hook/deliveries/{int(delivery_id)}/attempts"
+        await self.client().post(url, data=b"", jwt=self._jwt())
+
+    def _jwt(self) -> str:
+        """A JWT for the endpoints that authenticate as the app itself."""
+        return apps.get_jwt(app_id=self._app_id, private_key=self._private_key)
 
     def forget_token(self, installation_id: int) -> None:
         """Drop a token GitHub refused (e.g. revoked early), so the next call gets another."""
