@@ -44,8 +44,10 @@ TABLES = {
     "delivery",
     "reaction",
     "outcome",
-    "note",
+    "note_version",
+    "verdict_comment",
     "ledger_entry",
+    "settlement_run",
     "audit_event",
 }
 OPENED = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
@@ -178,15 +180,23 @@ def test_a_redelivered_webhook_is_rejected(migrated: sa.Engine) -> None:
         deliver()
 
 
-def test_one_ledger_entry_per_rule_version_and_pull_request(migrated: sa.Engine) -> None:
+def test_a_correction_is_a_new_ledger_entry_beside_the_one_it_corrects(
+    migrated: sa.Engine,
+) -> None:
     register_rules(migrated, [make_rule()])
     with Session(migrated) as session, session.begin():
         rule_id, pull_request_id = rule_and_pull_request(session)
-        session.add(LedgerEntryRow(rule_id=rule_id, pull_request_id=pull_request_id, result="win"))
+        win = LedgerEntryRow(rule_id=rule_id, pull_request_id=pull_request_id, result="win")
+        session.add(win)
         session.flush()
-        session.add(LedgerEntryRow(rule_id=rule_id, pull_request_id=pull_request_id, result="loss"))
-        with pytest.raises(IntegrityError):
-            session.flush()
+        session.add(
+            LedgerEntryRow(
+                rule_id=rule_id, pull_request_id=pull_request_id, result="loss", corrects_id=win.id
+            )
+        )
+        session.flush()
+        rows = session.exec(select(LedgerEntryRow).order_by(col(LedgerEntryRow.id))).all()
+        assert [(r.result, r.corrects_id) for r in rows] == [("win", None), ("loss", win.id)]
 
 
 def test_rows_must_point_at_existing_rows(migrated: sa.Engine) -> None:

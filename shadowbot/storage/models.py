@@ -84,6 +84,8 @@ class RepositoryRow(SQLModel, table=True):
 
 
 class PullRequestRow(SQLModel, table=True):
+    """A pull request as last seen: a cache of GitHub's state, not evidence (outcomes are)."""
+
     __tablename__ = "pull_request"
     __table_args__ = (
         sa.UniqueConstraint("repository_id", "number", name="uq_pull_request_repository_number"),
@@ -93,6 +95,8 @@ class PullRequestRow(SQLModel, table=True):
     repository_id: int = Field(foreign_key="repository.id")
     number: int
     author_login: str
+    #: ``User`` or ``Bot``: results are broken down by author kind (DESIGN.md).
+    author_type: str = Field(default="User", sa_column_kwargs={"server_default": "User"})
     # Check-run and status events name a commit, not a pull request.
     head_sha: str = Field(index=True)
     state: str
@@ -102,16 +106,18 @@ class PullRequestRow(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     merged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     merged_sha: str | None = None
+    #: When evidence about this PR was last recorded (the bot's clock): settlement looks
+    #: at PRs with news, and ``ledger verify`` tells a result not settled yet from a
+    #: tampered one.
+    evidence_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
 
 
 class VerdictRow(SQLModel, table=True):
-    """One rule version's verdict on one head of a pull request."""
+    """One rule version's verdict on one head of a pull request, one row per evaluation."""
 
     __tablename__ = "verdict"
     __table_args__ = (
-        sa.UniqueConstraint(
-            "rule_id", "pull_request_id", "head_sha", name="uq_verdict_rule_pull_request_head"
-        ),
+        sa.Index("ix_verdict_pull_request_head", "pull_request_id", "head_sha"),
         _one_of("decision", DECISIONS, "ck_verdict_decision"),
     )
 
@@ -126,8 +132,30 @@ class VerdictRow(SQLModel, table=True):
     evaluated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class VerdictCommentRow(SQLModel, table=True):
+    """A comment the bot wrote to show verdicts: the combined one (``rule_id`` None) or one
+    rule's (``per-rule`` mode). Reactions are read from these, and only these."""
+
+    __tablename__ = "verdict_comment"
+    __table_args__ = (sa.UniqueConstraint("comment_id", name="uq_verdict_comment_comment_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    pull_request_id: int = Field(foreign_key="pull_request.id", index=True)
+    comment_id: int = Field(sa_type=sa.BigInteger)
+    #: GitHub's GraphQL id of the comment, for reading reactions in batches.
+    node_id: str | None = None
+    rule_id: int | None = Field(default=None, foreign_key="rule.id")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    #: When the bot found the comment gone (a human deleted it).
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: The harvest's cursor, not evidence: the last sweep, and the REST ETag it got.
+    swept_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    etag: str | None = None
+
+
 class RevisionRow(SQLModel, table=True):
-    """What the bot showed on a pull request from ``shown_at`` until ``hidden_at``."""
+    """What the bot showed on a pull request from ``shown_at`` (GitHub's time of the write
+    that showed it) until the next revision on the same comment: append-only."""
 
     __tablename__ = "revision"
     __table_args__ = (sa.Index("ix_revision_pull_request_shown", "pull_request_id", "shown_at"),)
@@ -136,10 +164,11 @@ class RevisionRow(SQLModel, table=True):
     pull_request_id: int = Field(foreign_key="pull_request.id")
     head_sha: str
     shown_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    hidden_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    # A reaction event names the comment it is on.
+    #: The comment it was shown in; None in ``silent`` mode (shown on the pages only).
     comment_id: int | None = Field(default=None, sa_type=sa.BigInteger, index=True)
+    #: ``{"claims": [rule keys], "decisions": {rule key: decision}}``
     summary: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class DeliveryRow(SQLModel, table=True):
@@ -161,27 +190,35 @@ class DeliveryRow(SQLModel, table=True):
 
 
 class ReactionRow(SQLModel, table=True):
-    """A reaction seen on the revision that was on screen when it was given."""
+    """A reaction seen on one of the bot's verdict comments. Kept as first seen; when it is
+    seen gone, ``gone_at`` is set once. Who counts is decided at settlement."""
 
     __tablename__ = "reaction"
     __table_args__ = (sa.UniqueConstraint("github_id", name="uq_reaction_github_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    revision_id: int = Field(foreign_key="revision.id", index=True)
+    #: The GitHub id of the verdict comment it is on.
+    comment_id: int = Field(sa_type=sa.BigInteger, index=True)
     github_id: int = Field(sa_type=sa.BigInteger)
     user_login: str
+    #: ``User`` or ``Bot``: a bot never counts as a merger.
+    user_type: str = "User"
     content: str
-    #: The user's permission on the repository when the reaction was seen.
+    #: The user's permission on the repository when the reaction was first seen.
     permission: str
-    counted: bool
     created_at: datetime = Field(sa_type=UTCDateTime)
-    removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    first_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    gone_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class OutcomeRow(SQLModel, table=True):
+    """A merge, close, reopen or revert, at GitHub's time; each recorded once."""
+
     __tablename__ = "outcome"
     __table_args__ = (
-        sa.Index("ix_outcome_pull_request_at", "pull_request_id", "at"),
+        sa.UniqueConstraint(
+            "pull_request_id", "kind", "at", name="uq_outcome_pull_request_kind_at"
+        ),
         _one_of("kind", OUTCOME_KINDS, "ck_outcome_kind"),
     )
 
@@ -191,30 +228,38 @@ class OutcomeRow(SQLModel, table=True):
     sha: str | None = None
     actor_login: str | None = None
     at: datetime = Field(sa_type=UTCDateTime)
+    #: For a revert, the reverting PR (``owner/repo#N``).
+    detail: str = Field(default="", sa_type=sa.Text)
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-class NoteRow(SQLModel, table=True):
-    """An ``@shadowbot note …`` comment; edits and deletions are kept as they happen."""
+class NoteVersionRow(SQLModel, table=True):
+    """One version of an ``@shadowbot note …`` comment: each edit and the deletion add a
+    row. The note as it stands is the newest version of its comment."""
 
-    __tablename__ = "note"
-    __table_args__ = (sa.UniqueConstraint("comment_id", name="uq_note_comment_id"),)
+    __tablename__ = "note_version"
+    __table_args__ = (sa.Index("ix_note_version_comment_at", "comment_id", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     pull_request_id: int = Field(foreign_key="pull_request.id", index=True)
     comment_id: int = Field(sa_type=sa.BigInteger)
     author_login: str
+    #: The rule the note names (``note RULE: text``), or None for a note on the PR only.
+    rule_name: str | None = Field(default=None, index=True)
     body: str = Field(sa_type=sa.Text)
-    created_at: datetime = Field(sa_type=UTCDateTime)
-    updated_at: datetime = Field(sa_type=UTCDateTime)
-    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    deleted: bool = False
+    #: GitHub's time of the comment's version (its ``updated_at``).
+    at: datetime = Field(sa_type=UTCDateTime)
 
 
 class LedgerEntryRow(SQLModel, table=True):
-    """The settlement of one rule version on one pull request: a function of the evidence."""
+    """A rule version's result on one pull request, appended when it changes: the newest
+    entry of a (rule, PR) is its result; an older one is never edited (a revert after a
+    win is a new ``loss`` entry that ``corrects`` the win)."""
 
     __tablename__ = "ledger_entry"
     __table_args__ = (
-        sa.UniqueConstraint("rule_id", "pull_request_id", name="uq_ledger_entry_rule_pull_request"),
+        sa.Index("ix_ledger_entry_rule_pull_request", "rule_id", "pull_request_id"),
         _one_of("result", LEDGER_RESULTS, "ck_ledger_entry_result"),
     )
 
@@ -223,9 +268,30 @@ class LedgerEntryRow(SQLModel, table=True):
     pull_request_id: int = Field(foreign_key="pull_request.id", index=True)
     result: str
     reason: str = Field(default="", sa_type=sa.Text)
+    #: When the deciding evidence happened (GitHub's clock).
+    at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revision_id: int | None = Field(default=None, foreign_key="revision.id")
+    reaction_id: int | None = Field(default=None, foreign_key="reaction.id")
+    outcome_id: int | None = Field(default=None, foreign_key="outcome.id")
+    #: The entry this one replaces as the result of its (rule, PR).
+    corrects_id: int | None = Field(default=None, foreign_key="ledger_entry.id")
     #: Who did what when: the links that make a win or a loss checkable.
     evidence: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    #: Seconds a win would have saved (the PR's merge minus the rule's first claim on
+    #: the merged head).
+    saved_seconds: float | None = None
     settled_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class SettlementRunRow(SQLModel, table=True):
+    """A run of the settlement job: the time it settled as of, which ``ledger verify``
+    settles as of again."""
+
+    __tablename__ = "settlement_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime, index=True)
+    entries: int = 0
 
 
 class AuditEventRow(SQLModel, table=True):
