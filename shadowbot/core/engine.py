@@ -20,7 +20,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from types import FrameType, TracebackType
 
 from shadowbot.rules import Rule
@@ -80,9 +80,10 @@ class Engine:
             signal.signal(_SIGNAL, self._previous_handler)  # type: ignore[arg-type]
             self._handler_installed = False
 
-    def evaluate(self, pr: Snapshot) -> list[tuple[Rule, Verdict]]:
-        """Every rule's verdict on ``pr``, in rule-name order."""
-        return [(rule, self.evaluate_rule(rule, pr)) for rule in self.rules]
+    def evaluate(self, pr: Snapshot, skip: Collection[str] = ()) -> list[tuple[Rule, Verdict]]:
+        """Every rule's verdict on ``pr``, in rule-name order, but for the rule keys in
+        ``skip`` (disabled rules)."""
+        return [(rule, self.evaluate_rule(rule, pr)) for rule in self.rules if rule.key not in skip]
 
     def evaluate_rule(
         self, rule: Rule, pr: Snapshot, explain: bool = True, thread: int = 0
