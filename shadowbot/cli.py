@@ -83,7 +83,31 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--keep-running", action="store_true", help="keep serving after the story, to browse"
     )
+    _add_ledger_commands(commands)
     return parser
+
+
+def _add_ledger_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    ledger = commands.add_parser("ledger", help="the live ledger: each rule version's record")
+    actions = ledger.add_subparsers(dest="action", required=True, metavar="ACTION")
+    show = actions.add_parser("show", help="every rule version's state and record")
+    show.add_argument("--format", choices=("table", "json"), default="table")
+    show.add_argument("--rule", metavar="NAME", help="only NAME (every version) or NAME@VERSION")
+    actions.add_parser("verify", help="settle the stored evidence again; compare with the ledger")
+
+    rule = commands.add_parser("rule", help="enable or disable a rule by hand (audited)")
+    actions = rule.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for action, text in (
+        ("disable", "stop a rule version evaluating and posting"),
+        ("enable", "bring a disabled rule version back into shadow mode"),
+    ):
+        one = actions.add_parser(action, help=text)
+        one.add_argument("name", metavar="NAME", help="NAME (its newest version) or NAME@VERSION")
+        one.add_argument("--reason", required=True, metavar="TEXT", help="why, for the audit log")
+
+    report = commands.add_parser("report", help="the evidence for a policy proposal, in Markdown")
+    report.add_argument("--out", type=Path, metavar="FILE", help="write it here, not to stdout")
+    report.add_argument("--rule", metavar="NAME", help="only NAME (every version) or NAME@VERSION")
 
 
 def _load(settings: Settings, override: Path | None) -> list[Rule]:
@@ -184,12 +208,113 @@ def run_demo(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def run_ledger_show(settings: Settings, args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from shadowbot.offline.ledger_view import (
+        load_views,
+        select_views,
+        views_as_json,
+        views_as_text,
+    )
+    from shadowbot.storage import migrated
+
+    with migrated(settings.database_url) as engine, Session(engine) as session:
+        views = select_views(load_views(session, settings), args.rule)
+    print(views_as_json(views) if args.format == "json" else views_as_text(views))
+    return 0
+
+
+def run_ledger_verify(settings: Settings, args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from shadowbot.live.settling import verify
+    from shadowbot.storage import migrated
+    from shadowbot.storage.ledger_store import current_entries, last_settlement
+
+    with migrated(settings.database_url) as engine:
+        with Session(engine) as session:
+            last = last_settlement(session)
+            results = len(current_entries(session))
+        if last is None:
+            print("no settlement has run yet: nothing to verify")
+            return 0
+        differences = verify(engine, settings)
+    for d in differences:
+        stale = " (evidence newer than the last settlement run: not settled yet)" if d.stale else ""
+        print(
+            f"{d.rule} {d.repository}#{d.number}: ledger says {d.stored},"
+            f" the evidence says {d.computed}{stale}"
+        )
+    tampered = [d for d in differences if not d.stale]
+    if tampered:
+        print(f"ledger verify: {len(tampered)} result(s) differ from their evidence")
+        return 1
+    matching = results - sum(d.stored != "nothing" for d in differences)
+    print(f"ledger verified: {matching} results match their evidence")
+    return 0
+
+
+def run_rule_override(settings: Settings, args: argparse.Namespace) -> int:
+    import getpass
+
+    from sqlmodel import Session
+
+    from shadowbot.offline.ledger_view import override_rule
+    from shadowbot.storage import migrated, utcnow
+
+    reason = " ".join(args.reason.split())
+    if not reason:
+        raise ShadowbotError(f"rule {args.action}: --reason must say why (it is audited)")
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no login name in the environment nor a passwd entry
+        user = "unknown"
+    actor = f"cli:{user}"
+    with migrated(settings.database_url) as engine, Session(engine) as session:
+        done = override_rule(session, settings, args.name, args.action, reason, actor, utcnow())
+        session.commit()
+    if not done.written:
+        shown = "already disabled" if args.action == "disable" else f"not disabled ({done.after})"
+        why = f": {done.why}" if done.why else ""
+        print(f"{done.rule} is {shown}{why}; nothing changed")
+        return 0
+    print(f"{done.rule}: {done.before} -> {done.after} ({done.why})")
+    for change in done.others:
+        print(f"also {change.rule}: {change.before} -> {change.after} ({change.reason})")
+    return 0
+
+
+def run_report(settings: Settings, args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from shadowbot.offline.evidence_report import gather_report, render_report
+    from shadowbot.storage import migrated, utcnow
+
+    with migrated(settings.database_url) as engine, Session(engine) as session:
+        text = render_report(gather_report(session, settings, args.rule, utcnow()))
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        args.out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ShadowbotError(f"--out: cannot write {args.out}: {exc.strerror}") from None
+    print(f"report written to {args.out}", file=sys.stderr)
+    return 0
+
+
 COMMANDS = {
     "demo": run_demo,
     "rules": run_rules,
     "backtest": run_backtest,
     "migrate": run_migrate,
     "serve": run_serve,
+    "ledger show": run_ledger_show,
+    "ledger verify": run_ledger_verify,
+    "rule disable": run_rule_override,
+    "rule enable": run_rule_override,
+    "report": run_report,
 }
 
 
@@ -202,7 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         # Alembic narrates every migration step at INFO; only its problems matter here.
         logging.getLogger("alembic").setLevel(logging.WARNING)
-        return COMMANDS[args.command](settings, args)
+        action = getattr(args, "action", None)
+        return COMMANDS[f"{args.command} {action}" if action else args.command](settings, args)
     except ShadowbotError as exc:
         print(f"shadowbot: error: {exc}", file=sys.stderr)
         return 2

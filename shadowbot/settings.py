@@ -8,6 +8,7 @@ wrapped in :class:`Secret` so they never appear in a repr or a log line.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from shadowbot.core.ledger import Thresholds
+from shadowbot.core.reduction import LivePolicy
 from shadowbot.core.settlement import Policy
 from shadowbot.errors import ConfigError
 from shadowbot.resources import bundled_path
@@ -58,6 +60,17 @@ class Settings:
     #: Per-rule threshold overrides, by rule name.
     rule_thresholds: Mapping[str, Thresholds] = field(default_factory=dict)
     grace_period: timedelta = timedelta(hours=24)
+    #: A merged revert within this long after a win's merge turns the win into a loss.
+    revert_window: timedelta = timedelta(days=7)
+    #: The wins needed for promotion given as a target loss rate (DESIGN.md:
+    #: ``promote_max_loss_rate = 0.01`` means 299 clean wins), instead of promote_wins.
+    promote_max_loss_rate: float | None = None
+    #: How often every open verdict comment's reactions are read, in seconds.
+    harvest_interval: float = 600.0
+    #: How often the settlement job runs, in seconds.
+    settle_interval: float = 60.0
+    #: How often missed merges, closes and failed deliveries are looked for, in seconds.
+    reconcile_interval: float = 900.0
     closed_unmerged: Literal["neutral", "loss"] = "neutral"
     #: DESIGN.md's backtest counts a claim on a PR closed unmerged as a loss.
     backtest_closed_unmerged: Literal["neutral", "loss"] = "loss"
@@ -88,8 +101,13 @@ class Settings:
     def thresholds_for(self, rule_name: str) -> Thresholds:
         return self.rule_thresholds.get(rule_name, self.thresholds)
 
-    def live_policy(self) -> Policy:
-        return Policy(grace_period=self.grace_period, closed_unmerged=self.closed_unmerged)
+    def live_policy(self) -> LivePolicy:
+        return LivePolicy(
+            grace_period=self.grace_period,
+            revert_window=self.revert_window,
+            closed_unmerged=self.closed_unmerged,
+            mergers=self.mergers,
+        )
 
     def backtest_policy(self) -> Policy:
         return Policy(grace_period=self.grace_period, closed_unmerged=self.backtest_closed_unmerged)
@@ -105,6 +123,35 @@ def _positive_float(name: str, value: Any) -> float:
         raise ConfigError(f"{name}: expected a number of seconds, got {value!r}") from None
     if not number > 0:
         raise ConfigError(f"{name}: must be greater than 0, got {value!r}")
+    return number
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"\s*([0-9]*\.?[0-9]+)\s*([smhd]?)\s*\Z")
+
+
+def _duration(default_unit: str) -> Callable[[str, Any], timedelta]:
+    """A duration: a number in ``default_unit``, or with a unit, ``30s``, ``5m``, ``24h``,
+    ``7d`` (tests and the demo settle in seconds)."""
+
+    def parse(name: str, value: Any) -> timedelta:
+        text = str(value) if not isinstance(value, bool) else ""
+        found = _DURATION.match(text)
+        if found is None or not float(found.group(1)) > 0:
+            raise ConfigError(
+                f"{name}: expected a duration greater than 0 such as 30s, 5m, 24h or 7d,"
+                f" got {value!r}"
+            )
+        unit = found.group(2) or default_unit
+        return timedelta(seconds=float(found.group(1)) * _UNITS[unit])
+
+    return parse
+
+
+def _rate(name: str, value: Any) -> float:
+    number = _positive_float(name, value)
+    if not number < 1:
+        raise ConfigError(f"{name}: expected a loss rate between 0 and 1, got {value!r}")
     return number
 
 
@@ -158,7 +205,12 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "database_url": _text,
     "rules_dir": lambda n, v: Path(_text(n, v)).expanduser(),
     "rule_timeout": _positive_float,
-    "grace_period": lambda n, v: timedelta(hours=_positive_float(n, v)),
+    "grace_period": _duration("h"),
+    "revert_window": _duration("d"),
+    "promote_max_loss_rate": _rate,
+    "harvest_interval": lambda n, v: _duration("s")(n, v).total_seconds(),
+    "settle_interval": lambda n, v: _duration("s")(n, v).total_seconds(),
+    "reconcile_interval": lambda n, v: _duration("s")(n, v).total_seconds(),
     "closed_unmerged": _choice("neutral", "loss"),
     "backtest_closed_unmerged": _choice("neutral", "loss"),
     "mergers": _logins,
@@ -183,7 +235,12 @@ ENVIRONMENT_HELP: dict[str, str] = {
     "SHADOWBOT_MAX_LOSSES": "a rule with more losses than this is disabled (default 3)",
     "SHADOWBOT_PROMOTE_WINS": "wins with no loss that promote a rule (default 100)",
     "SHADOWBOT_RFC_READY_RULES": "promoted rules that make a policy proposal (default 5)",
-    "SHADOWBOT_GRACE_PERIOD": "hours after a merge during which a 👎 still counts (default 24)",
+    "SHADOWBOT_GRACE_PERIOD": "how long after a merge or close a 👎 counts (24h; or 30s, 5m, 7d)",
+    "SHADOWBOT_REVERT_WINDOW": "how long after a merge a revert turns a win into a loss (7d)",
+    "SHADOWBOT_PROMOTE_MAX_LOSS_RATE": "promote at the wins that bound the loss rate here (0.01)",
+    "SHADOWBOT_HARVEST_INTERVAL": "how often reactions on open verdicts are read (600s)",
+    "SHADOWBOT_SETTLE_INTERVAL": "how often claims are settled (60s)",
+    "SHADOWBOT_RECONCILE_INTERVAL": "how often missed merges and deliveries are looked for (900s)",
     "SHADOWBOT_CLOSED_UNMERGED": "neutral or loss for a claim on a PR closed unmerged",
     "SHADOWBOT_BACKTEST_CLOSED_UNMERGED": "the same, in backtests (default loss)",
     "SHADOWBOT_MERGERS": "comma-separated logins that count as mergers",

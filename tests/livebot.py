@@ -17,7 +17,7 @@ from shadowbot.live.demo import wait_quiet
 from shadowbot.metrics import Metrics
 from shadowbot.settings import load_settings
 from shadowbot.simulator import Simulator
-from shadowbot.storage import DeliveryRow, VerdictRow
+from shadowbot.storage import DeliveryRow, NoteVersionRow, VerdictRow
 from shadowbot.web.app import DATABASE
 
 SECRET = "live-secret"
@@ -43,9 +43,19 @@ class Bot:
         ]
 
     def evaluation_times(self):
-        """When each verdict row was last evaluated, by row id."""
+        """When each rule last evaluated each head, by (rule id, PR id, head SHA)."""
+        times = {}
         with self.session() as session:
-            return {row.id: row.evaluated_at for row in session.exec(select(VerdictRow))}
+            for row in session.exec(select(VerdictRow)):
+                key = (row.rule_id, row.pull_request_id, row.head_sha)
+                times[key] = max(times.get(key, row.evaluated_at), row.evaluated_at)
+        return times
+
+    def notes(self):
+        """Every note version, oldest first: (body, author, rule, deleted)."""
+        with self.session() as session:
+            rows = session.exec(select(NoteVersionRow).order_by(NoteVersionRow.id))
+            return [(n.body, n.author_login, n.rule_name, n.deleted) for n in rows]
 
     def processed(self, event):
         """(action, error) of each stored delivery of ``event`` the worker finished."""

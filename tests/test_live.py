@@ -11,7 +11,7 @@ from livebot import (  # noqa: F401
 from sqlmodel import select
 
 from shadowbot.live.comments import parse_marker
-from shadowbot.storage import NoteRow, PullRequestRow, VerdictRow
+from shadowbot.storage import PullRequestRow, VerdictRow
 
 
 async def test_a_claim_gets_one_verdict_comment_and_a_push_edits_it(database_url, sim):
@@ -69,8 +69,8 @@ async def test_silent_mode_writes_nothing_to_github(database_url, sim):
         assert {w.path for w in sim.writes} == {
             f"/app/installations/{sim.installation_id}/access_tokens"
         }
+        assert bot.notes() == [("looks fine", "dave", None, False)]
         with bot.session() as session:
-            assert [n.body for n in session.exec(select(NoteRow))] == ["looks fine"]
             assert session.exec(select(VerdictRow)).all()
 
 
@@ -79,21 +79,15 @@ async def test_a_note_is_stored_and_follows_its_comment(database_url, sim):
         number = await sim.open_pr(sim.repo, "dave", "hello: update", files=[PACKAGE])
         comment = await sim.comment(sim.repo, number, "dave", "@shadowbot note the tests are flaky")
         await bot.quiet()
-        with bot.session() as session:
-            (note,) = session.exec(select(NoteRow)).all()
-            assert (note.body, note.author_login, note.deleted_at) == (
-                "the tests are flaky",
-                "dave",
-                None,
-            )
+        assert bot.notes() == [("the tests are flaky", "dave", None, False)]
         await sim.edit_comment(comment, "@shadowbot note the tests pass now")
         await bot.quiet()
-        with bot.session() as session:
-            assert session.exec(select(NoteRow)).one().body == "the tests pass now"
+        # Every version is kept: the edit is a new version, the first stays as it was.
+        assert bot.notes()[1:] == [("the tests pass now", "dave", None, False)]
         await sim.delete_comment(comment)
         await bot.quiet()
-        with bot.session() as session:
-            assert session.exec(select(NoteRow)).one().deleted_at is not None
+        assert bot.notes()[0] == ("the tests are flaky", "dave", None, False)
+        assert bot.notes()[-1] == ("", "dave", None, True)
         # The command was acknowledged with a reaction.
         reactions = [w for w in sim.writes if w.path.endswith("/reactions")]
         assert len(reactions) == 1

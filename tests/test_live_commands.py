@@ -5,10 +5,8 @@ What a user sees: a reply, a reaction on their comment, a verdict that comes bac
 """
 
 from livebot import PACKAGE, pr_reads, reactions_on, running_bot, sim_fixture  # noqa: F401
-from sqlmodel import select
 
 from shadowbot.live.comments import parse_marker
-from shadowbot.storage import NoteRow
 
 
 async def unseen_approval(sim, number, reviewer):
@@ -106,8 +104,7 @@ async def test_commands_in_code_quotes_and_html_comments_are_ignored(sim, tmp_pa
         assert repository_writes(sim, writes) == []  # no reply, no reaction
         assert pr_reads(sim, number, mark) == []  # no recheck
         assert all(reactions_on(sim, number, i) == [] for i in ids)
-        with bot.session() as session:
-            assert session.exec(select(NoteRow)).all() == []
+        assert bot.notes() == []
 
 
 async def test_bots_and_the_bot_itself_are_not_listened_to(sim, tmp_path):
@@ -126,8 +123,7 @@ async def test_bots_and_the_bot_itself_are_not_listened_to(sim, tmp_path):
         await bot.quiet()
         assert repository_writes(sim, writes) == []
         assert pr_reads(sim, number, mark) == []
-        with bot.session() as session:
-            assert session.exec(select(NoteRow)).all() == []
+        assert bot.notes() == []
 
 
 async def test_silent_mode_answers_no_command_on_github_but_still_rechecks(sim, tmp_path):
@@ -148,18 +144,14 @@ async def test_a_note_edited_out_of_its_comment_is_removed(sim, tmp_path):
         number = await sim.open_pr(sim.repo, "dave", "hello: update", files=[PACKAGE])
         comment = await sim.comment(sim.repo, number, "dave", "@shadowbot note flaky on aarch64")
         await bot.quiet()
-        with bot.session() as session:
-            assert session.exec(select(NoteRow)).one().deleted_at is None
+        assert bot.notes() == [("flaky on aarch64", "dave", None, False)]
         await sim.edit_comment(comment, "Never mind, it was my machine.")
         await bot.quiet()
-        with bot.session() as session:
-            note = session.exec(select(NoteRow)).one()
-            assert note.deleted_at is not None
+        assert bot.notes()[-1] == ("", "dave", None, True)
         await sim.edit_comment(comment, "@shadowbot note flaky after all")
         await bot.quiet()
-        with bot.session() as session:
-            note = session.exec(select(NoteRow)).one()
-            assert (note.body, note.deleted_at) == ("flaky after all", None)
+        assert bot.notes()[-1] == ("flaky after all", "dave", None, False)
+        assert len(bot.notes()) == 3
         # Editing is not commanding again: one reaction, from the comment's creation.
         assert reactions_on(sim, number, comment) == [("shadowbot[bot]", "eyes")]
 

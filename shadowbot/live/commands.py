@@ -14,7 +14,8 @@ What counts as a command, read the way GitHub renders the comment:
   to the end of the paragraph (a blank line, or a quote, code block or HTML comment) or
   to the next line that starts with a mention of the bot. Line breaks are kept, code
   spans are kept as written. A ``note`` with no text is ``unknown``, so its author gets
-  the help that shows how to write one.
+  the help that shows how to write one. ``note RULE: <text>`` is a note about that rule
+  as well as the PR (:func:`note_about`).
 - Ignored: mentions inside fenced code blocks (three or more backticks or tildes; an
   unclosed fence runs to the end), code spans, ``<code>`` and ``<pre>`` elements, block
   quotes (``>`` lines at any depth, as in quoted replies) and HTML comments (``<!-- -->``,
@@ -30,6 +31,7 @@ mentions inside a note's text are part of the note.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
@@ -142,3 +144,16 @@ def _note_text(text: str) -> str:
     # Blanked comments leave runs of spaces; the line breaks are the author's.
     lines = [" ".join(line.split()) for line in text.split("\n")]
     return "\n".join(lines).strip()
+
+
+_RULE_PREFIX = re.compile(r"([a-z0-9][a-z0-9-]{0,62})(?:@[1-9][0-9]{0,8})?:\s*", re.IGNORECASE)
+
+
+def note_about(text: str, rule_names: Collection[str]) -> tuple[str | None, str]:
+    """``note RULE: text`` is a note about that rule as well as the PR: (the rule's name,
+    the text). A note that names no known rule stays on the PR (``note TODO: …`` is
+    text, not a rule)."""
+    found = _RULE_PREFIX.match(text)
+    if found is None or found.group(1).lower() not in rule_names:
+        return None, text
+    return found.group(1).lower(), text[found.end() :].strip() or text

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from shadowbot.live import posting
 from shadowbot.live.api import installation_of
-from shadowbot.live.commands import Command, is_ignored_author, parse_commands
+from shadowbot.live.commands import Command, is_ignored_author, note_about, parse_commands
 from shadowbot.live.comments import render_help, render_unknown_command
 from shadowbot.live.owners import permission_of
 from shadowbot.snapshot import Actor, counts_as_merger
@@ -92,7 +92,7 @@ class CommandHandler:
 
     async def _helped(self, gh: GitHubAPI, repo: str, number: int) -> bool:
         mine = await posting.own_comments(gh, repo, number, self.p.bot_login)
-        return any(HELP_TAG in body for _, body in mine)
+        return any(HELP_TAG in comment.body for comment in mine)
 
     def _record_note(
         self,
@@ -105,6 +105,8 @@ class CommandHandler:
     ) -> None:
         comment_id = int(comment["id"])
         at = _time(comment.get("updated_at")) or datetime.now(UTC)
+        names = {rule.name for rule in self.p.engine.rules}
+        rule_name, text = note_about(text, names)
         with Session(self.p.database) as session:
             if not text:
                 # No note (any more): a deleted comment, or an edit that removed the command.
@@ -112,7 +114,7 @@ class CommandHandler:
             else:
                 repository = records.repository(session, repo, installation)
                 pr = records.pull_request_from_issue(session, repository, issue)
-                records.note(session, pr, comment_id, login, text, at)
+                records.note(session, pr, comment_id, login, text, at, rule_name)
             session.commit()
 
 

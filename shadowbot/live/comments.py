@@ -18,7 +18,7 @@ import functools
 import json
 import re
 import urllib.parse
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -250,11 +250,18 @@ def render_combined(
     *,
     handle: str,
     dashboard_url: str | None = None,
+    disabled: Mapping[str, str] | None = None,
 ) -> str:
-    """The one sticky comment of ``combined`` mode: every rule's verdict and checklist."""
+    """The one sticky comment of ``combined`` mode: every rule's verdict and checklist,
+    and the rules that were disabled, with why (they no longer evaluate)."""
     marker = Marker("combined", repository, number, head_sha, claimed_keys(evaluations))
     link = _link_target(dashboard_url)
-    context = {"evaluations": list(evaluations), "handle": handle, "dashboard": link}
+    context = {
+        "evaluations": list(evaluations),
+        "handle": handle,
+        "dashboard": link,
+        "disabled": sorted((disabled or {}).items()),
+    }
     return _fitted("combined.md.j2", marker, **context)
 
 
@@ -274,6 +281,23 @@ def render_rule_comment(
     link = _link_target(dashboard_url)
     context = {"rule": rule, "verdict": verdict, "handle": handle, "dashboard": link}
     return _fitted("rule.md.j2", marker, **context)
+
+
+def render_rule_disabled(
+    repository: str,
+    number: int,
+    head_sha: str,
+    key: str,
+    reason: str,
+    *,
+    handle: str,
+    dashboard_url: str | None = None,
+) -> str:
+    """A ``per-rule`` comment whose rule was disabled: it claims nothing any more."""
+    marker = Marker("rule", repository, number, head_sha, (), key)
+    link = _link_target(dashboard_url)
+    context = {"key": key, "reason": reason, "handle": handle, "dashboard": link}
+    return _fitted("rule_disabled.md.j2", marker, **context)
 
 
 def _fitted(template: str, marker: Marker, **context: Any) -> str:

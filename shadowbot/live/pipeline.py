@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -29,13 +32,15 @@ from shadowbot.live.comments import (
     per_rule_targets,
     render_combined,
     render_rule_comment,
+    render_rule_disabled,
 )
+from shadowbot.live.harvest import Harvester
 from shadowbot.live.snapshot import fetch_snapshot
 from shadowbot.metrics import Metrics
 from shadowbot.rules import Rule
 from shadowbot.settings import Settings
 from shadowbot.snapshot import Snapshot
-from shadowbot.storage import DeliveryRow, records, utcnow
+from shadowbot.storage import DeliveryRow, ledger_store, records, utcnow
 from shadowbot.verdict import Verdict
 
 log = logging.getLogger(__name__)
@@ -56,6 +61,7 @@ class Pipeline:
     cache: LiveCache
     metrics: Metrics
     bot_login: str
+    harvester: Harvester | None = None
 
     def __post_init__(self) -> None:
         self.commands = CommandHandler(self)
@@ -91,6 +97,19 @@ class Pipeline:
         handler = handlers.get(delivery.event)
         if handler is not None:
             await handler(delivery.action, payload)
+            await self._sweep(payload)
+
+    async def _sweep(self, payload: dict[str, Any]) -> None:
+        """Read the reactions on the PR's verdict comments: any event for a PR is a
+        moment when people look at it (GitHub sends no webhook for reactions)."""
+        number = (payload.get("pull_request") or payload.get("issue") or {}).get("number")
+        repo = (payload.get("repository") or {}).get("full_name")
+        if self.harvester is None or number is None or repo is None:
+            return
+        try:
+            await self.harvester.sweep_pull_request(repo, int(number))
+        except Exception:  # the scheduled sweep reads them later; the event is done
+            log.warning("could not read reactions on %s#%s", repo, number, exc_info=True)
 
     # -- events ----------------------------------------------------------------------
 
@@ -156,71 +175,116 @@ class Pipeline:
         pr = await fetch_snapshot(gh, repo, number, self.cache, mergers=self.settings.mergers)
         if pr.state != "open" or (only_head and pr.head_sha != only_head):
             return  # nothing on screen can change: closed, or a check on an old head
-        evaluations = self.engine.evaluate(pr)
+        disabled = await asyncio.to_thread(self._disabled_rules)
+        # DESIGN.md: a disabled rule stops evaluating live and stops posting.
+        evaluations = self.engine.evaluate(pr, skip=disabled.keys())
         for _, verdict in evaluations:
             self.metrics.inc("shadowbot_evaluations_total", decision=verdict.decision.value)
-        comment_id = await self._post(gh, installation_id, pr, evaluations)
-        await asyncio.to_thread(
-            self._record_evaluation, installation_id, pr, evaluations, comment_id
-        )
+        shown = await self._post(gh, installation_id, pr, evaluations, disabled)
+        await asyncio.to_thread(self._record_evaluation, installation_id, pr, evaluations, shown)
 
     async def _post(
-        self, gh: GitHubAPI, installation_id: int, pr: Snapshot, evaluations: Evaluations
-    ) -> int | None:
-        """Post or edit the verdict comment(s); the id of the combined comment, if any.
-
-        Per-rule mode posts one comment per claiming rule and returns None: a revision
-        then has several comments, and each names its rule in its hidden marker, which is
-        what ties a reaction on it to that one rule (DESIGN.md, "per-rule").
-        """
+        self,
+        gh: GitHubAPI,
+        installation_id: int,
+        pr: Snapshot,
+        evaluations: Evaluations,
+        disabled: Mapping[str, str],
+    ) -> list[Shown]:
+        """Post or edit the verdict comment(s); what each comment now shows."""
         mode = self.settings.posting_mode_for(pr.repository)
         if mode == "silent":
-            return None  # DESIGN.md: no writes to GitHub at all
+            # DESIGN.md: no writes to GitHub at all; the pages show it from the bot's clock.
+            return [Shown(None, None, _summary(evaluations), utcnow())]
         lock = self.github.write_lock(installation_id)
         mine = await posting.find_comments(gh, pr.repository, pr.number, self.bot_login)
         if mode == "per-rule":
-            shown = {m.rule for _, m, _ in mine if m.kind == "rule" and m.rule}
-            for rule, verdict in per_rule_targets(evaluations, shown):
-                existing = posting.pick_rule(mine, rule.key)
-                body = render_rule_comment(
-                    pr.repository,
-                    pr.number,
-                    pr.head_sha,
-                    rule,
-                    verdict,
-                    handle=self.settings.handle,
-                )
-                await posting.upsert_comment(gh, lock, pr.repository, pr.number, body, existing)
-            return None
+            return await self._post_per_rule(gh, lock, pr, evaluations, disabled, mine)
         existing = posting.pick(mine, lambda m: m.kind == "combined")
         action = combined_action(
             evaluations, self.settings.post_when, existing=existing is not None
         )
         if action == "none":
-            return None
+            return []
         body = render_combined(
             pr.repository,
             pr.number,
             pr.head_sha,
             evaluations,
             handle=self.settings.handle,
+            disabled=disabled,
         )
-        return await posting.upsert_comment(gh, lock, pr.repository, pr.number, body, existing)
+        written = await posting.upsert_comment(gh, lock, pr.repository, pr.number, body, existing)
+        return [Shown(written, None, _summary(evaluations), written.shown_at)]
+
+    async def _post_per_rule(
+        self,
+        gh: GitHubAPI,
+        lock: asyncio.Lock,
+        pr: Snapshot,
+        evaluations: Evaluations,
+        disabled: Mapping[str, str],
+        mine: list[posting.OwnComment],
+    ) -> list[Shown]:
+        """One comment per claiming rule; each names its rule in its hidden marker, and a
+        reaction on it counts for that rule only (DESIGN.md, "per-rule")."""
+        shown: list[Shown] = []
+        existing_keys = {
+            c.marker.rule for c in mine if c.marker and c.marker.kind == "rule" and c.marker.rule
+        }
+        for rule, verdict in per_rule_targets(evaluations, existing_keys):
+            body = render_rule_comment(
+                pr.repository, pr.number, pr.head_sha, rule, verdict, handle=self.settings.handle
+            )
+            existing = posting.pick_rule(mine, rule.key)
+            written = await posting.upsert_comment(
+                gh, lock, pr.repository, pr.number, body, existing
+            )
+            summary = _summary([(rule, verdict)])
+            shown.append(Shown(written, rule.key, summary, written.shown_at))
+        for key, reason in disabled.items():
+            existing = posting.pick_rule(mine, key)
+            if existing is None or existing.marker is None:
+                continue
+            body = render_rule_disabled(
+                pr.repository, pr.number, existing.marker.head_sha, key, reason,
+                handle=self.settings.handle,
+            )  # fmt: skip
+            written = await posting.upsert_comment(
+                gh, lock, pr.repository, pr.number, body, existing
+            )
+            gone: dict[str, object] = {"claims": [], "decisions": {}, "disabled": [key]}
+            shown.append(Shown(written, key, gone, written.shown_at))
+        return shown
 
     # -- database (run in a thread) ---------------------------------------------------
 
+    def _disabled_rules(self) -> dict[str, str]:
+        with Session(self.database) as session:
+            return ledger_store.disabled_rules(session)
+
     def _record_evaluation(
-        self, installation_id: int, pr: Snapshot, evaluations: Evaluations, comment_id: int | None
+        self, installation_id: int, pr: Snapshot, evaluations: Evaluations, shown: list[Shown]
     ) -> None:
-        summary: dict[str, object] = {
-            "claims": list(claimed_keys(evaluations)),
-            "decisions": {rule.key: verdict.decision.value for rule, verdict in evaluations},
-        }
         with Session(self.database) as session:
             repo = records.repository(session, pr.repository, installation_id)
             row = records.pull_request(session, repo, pr)
             records.verdicts(session, row, pr.head_sha, evaluations)
-            records.show_revision(session, row, pr.head_sha, comment_id, summary, utcnow())
+            for item in shown:
+                comment_id = None
+                if item.comment is not None:
+                    comment_id = item.comment.id
+                    records.verdict_comment(
+                        session,
+                        row,
+                        comment_id,
+                        item.comment.node_id,
+                        item.comment.created_at,
+                        item.rule,
+                    )
+                records.show_revision(
+                    session, row, pr.head_sha, comment_id, item.summary, item.shown_at
+                )
             session.commit()
 
     def _open_pull_requests_at(self, repo: str, sha: str) -> list[int]:
@@ -229,11 +293,7 @@ class Pipeline:
 
     def _record_outcome(self, repo: str, pr: dict[str, Any], kind: str, actor: str) -> None:
         with Session(self.database) as session:
-            row = records.find_pull_request(session, repo, int(pr["number"]))
-            if row is None:
-                return  # never evaluated: there is no claim for the outcome to settle
-            sha = str(pr.get("head", {}).get("sha") or "")
-            records.outcome(session, row, kind, sha, actor, utcnow())
+            record_outcome(session, repo, pr, kind, actor)
             session.commit()
 
     def _record_repositories(self, names: list[str], installation_id: int | None) -> None:
@@ -241,6 +301,61 @@ class Pipeline:
             for name in names:
                 records.repository(session, name, installation_id)
             session.commit()
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """What one write put on screen: its comment (None in silent mode), the rule of a
+    per-rule comment, the revision's summary, and GitHub's time of the write."""
+
+    comment: posting.Written | None
+    rule: str | None
+    summary: dict[str, object]
+    shown_at: datetime
+
+
+def _summary(evaluations: Evaluations) -> dict[str, object]:
+    return {
+        "claims": list(claimed_keys(evaluations)),
+        "decisions": {rule.key: verdict.decision.value for rule, verdict in evaluations},
+    }
+
+
+_REVERTS = re.compile(r"^Reverts ([\w.-]+/[\w.-]+)#(\d+)\b", re.MULTILINE)
+
+
+def reverted_numbers(repo: str, body: str) -> list[int]:
+    """The PRs of ``repo`` that a PR reverts: GitHub's revert PRs say "Reverts
+    owner/repo#N" in their body (DESIGN.md, "Reverts")."""
+    return [int(n) for name, n in _REVERTS.findall(body) if name.lower() == repo.lower()]
+
+
+def outcome_time(pr: dict[str, Any], kind: str) -> datetime | None:
+    """GitHub's time of a merge or close (the payload's ``merged_at``/``closed_at``); a
+    reopen has none of its own, so the PR's ``updated_at`` stands for it."""
+    field = {"merged": "merged_at", "closed": "closed_at"}.get(kind, "updated_at")
+    value = pr.get(field)
+    return datetime.fromisoformat(str(value)) if value else None
+
+
+def record_outcome(session: Session, repo: str, pr: dict[str, Any], kind: str, actor: str) -> int:
+    """Record a merge or close as the ``pull_request`` webhook's handler does
+    (and the reconciler, for one it missed): at GitHub's time, with the revert a merged revert PR
+    makes of the PRs it names. How many outcomes were new."""
+    added = 0
+    row = records.find_pull_request(session, repo, int(pr["number"]))
+    at = outcome_time(pr, kind)
+    if row is not None and at is not None:
+        sha = str((pr.get("head") or {}).get("sha") or "")
+        added += records.outcome(session, row, kind, sha, actor, at)
+    if kind == "merged" and at is not None:
+        for number in reverted_numbers(repo, str(pr.get("body") or "")):
+            reverted = records.find_pull_request(session, repo, number)
+            if reverted is not None:
+                detail = f"{repo}#{pr['number']}"
+                sha = str(pr.get("merge_commit_sha") or "")
+                added += records.outcome(session, reverted, "reverted", sha, actor, at, detail)
+    return added
 
 
 def _ignored(event: str, action: str | None, payload: dict[str, Any]) -> bool:

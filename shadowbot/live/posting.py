@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from gidgethub.abc import GitHubAPI
@@ -18,29 +20,64 @@ from shadowbot.live.api import PAGE
 from shadowbot.live.comments import Marker, parse_marker
 
 
+@dataclass(frozen=True, slots=True)
+class OwnComment:
+    """One of the bot's own comments on a PR, as GitHub lists it."""
+
+    id: int
+    body: str
+    node_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    marker: Marker | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A comment after :func:`upsert_comment`."""
+
+    id: int
+    node_id: str | None
+    created_at: datetime
+    #: GitHub's time of the write that put the body on screen: the comment's
+    #: ``created_at`` or ``updated_at`` as GitHub returned them (DESIGN.md: "Clocks are
+    #: GitHub's"). When the body was already on screen, the time of that earlier write.
+    shown_at: datetime
+    wrote: bool
+
+
+def _own(comment: dict[str, Any]) -> OwnComment:
+    body = str(comment.get("body") or "")
+    created = _time(comment.get("created_at"))
+    return OwnComment(
+        id=int(comment["id"]),
+        body=body,
+        node_id=comment.get("node_id"),
+        created_at=created,
+        updated_at=_time(comment.get("updated_at")) if comment.get("updated_at") else created,
+        marker=parse_marker(body),
+    )
+
+
+def _time(value: Any) -> datetime:
+    return datetime.fromisoformat(str(value))
+
+
 async def own_comments(
     gh: GitHubAPI, repository: str, number: int, bot_login: str
-) -> list[tuple[int, str]]:
-    """The bot's own comments on the PR, (id, body), oldest first. Only the author tells
-    them apart: anyone can quote a marker."""
+) -> list[OwnComment]:
+    """The bot's own comments on the PR, oldest first. Only the author tells them apart:
+    anyone can quote a marker."""
     url = f"/repos/{repository}/issues/{number}/comments?{PAGE}"
-    return [
-        (int(comment["id"]), str(comment.get("body") or ""))
-        async for comment in gh.getiter(url)
-        if _login(comment) == bot_login
-    ]
+    return [_own(comment) async for comment in gh.getiter(url) if _login(comment) == bot_login]
 
 
 async def find_comments(
     gh: GitHubAPI, repository: str, number: int, bot_login: str
-) -> list[tuple[int, Marker, str]]:
-    """The bot's own marked comments on the PR: (id, marker, body), oldest first."""
-    found = []
-    for comment_id, body in await own_comments(gh, repository, number, bot_login):
-        marker = parse_marker(body)
-        if marker is not None:
-            found.append((comment_id, marker, body))
-    return found
+) -> list[OwnComment]:
+    """The bot's own marked comments on the PR, oldest first."""
+    mine = await own_comments(gh, repository, number, bot_login)
+    return [comment for comment in mine if comment.marker is not None]
 
 
 async def upsert_comment(
@@ -49,21 +86,30 @@ async def upsert_comment(
     repository: str,
     number: int,
     body: str,
-    existing: tuple[int, str] | None,
-) -> int:
-    """Edit ``existing`` (id, body) to ``body``, or create a comment; nothing if unchanged.
-    The comment's id."""
+    existing: OwnComment | None,
+) -> Written:
+    """Edit ``existing`` to ``body``, or create a comment; nothing if unchanged."""
     async with lock:
         if existing is not None:
-            comment_id, old_body = existing
-            if old_body != body:
-                url = f"/repos/{repository}/issues/comments/{comment_id}"
-                await gh.patch(url, data={"body": body})
-            return comment_id
-        created = await gh.post(
-            f"/repos/{repository}/issues/{number}/comments", data={"body": body}
+            if existing.body == body:
+                return Written(
+                    existing.id,
+                    existing.node_id,
+                    existing.created_at,
+                    existing.updated_at,
+                    wrote=False,
+                )
+            url = f"/repos/{repository}/issues/comments/{existing.id}"
+            edited = _own(await gh.patch(url, data={"body": body}))
+            return Written(
+                edited.id, edited.node_id, edited.created_at, edited.updated_at, wrote=True
+            )
+        created = _own(
+            await gh.post(f"/repos/{repository}/issues/{number}/comments", data={"body": body})
         )
-        return int(created["id"])
+        return Written(
+            created.id, created.node_id, created.created_at, created.created_at, wrote=True
+        )
 
 
 async def acknowledge(
@@ -77,14 +123,12 @@ async def acknowledge(
         )
 
 
-def pick(
-    comments: list[tuple[int, Marker, str]], wanted: Callable[[Marker], bool]
-) -> tuple[int, str] | None:
+def pick(comments: list[OwnComment], wanted: Callable[[Marker], bool]) -> OwnComment | None:
     """The oldest of the bot's comments whose marker is ``wanted``."""
-    return next(((cid, body) for cid, marker, body in comments if wanted(marker)), None)
+    return next((c for c in comments if c.marker is not None and wanted(c.marker)), None)
 
 
-def pick_rule(comments: list[tuple[int, Marker, str]], key: str) -> tuple[int, str] | None:
+def pick_rule(comments: list[OwnComment], key: str) -> OwnComment | None:
     """The bot's ``per-rule`` comment for the rule ``key``."""
     return pick(comments, lambda marker: marker.kind == "rule" and marker.rule == key)
 

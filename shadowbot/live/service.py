@@ -13,7 +13,10 @@ from shadowbot.core.engine import Engine
 from shadowbot.errors import ConfigError
 from shadowbot.github import GitHubApp
 from shadowbot.live.cache import LiveCache
+from shadowbot.live.harvest import Harvester
+from shadowbot.live.jobs import Jobs
 from shadowbot.live.pipeline import Pipeline
+from shadowbot.live.reconcile import Reconciler
 from shadowbot.live.worker import Processing
 from shadowbot.rules import load_rules
 from shadowbot.settings import Settings
@@ -23,6 +26,7 @@ from shadowbot.web.app import DATABASE, METRICS, SETTINGS, create_app
 log = logging.getLogger(__name__)
 
 PIPELINE = web.AppKey("pipeline", Pipeline)
+JOBS = web.AppKey("jobs", Jobs)
 
 
 def check_live_settings(settings: Settings) -> tuple[int, str]:
@@ -49,19 +53,35 @@ async def live_handler(app: web.Application) -> AsyncIterator[Processing]:
             metrics=app[METRICS],
         )
         slug = await github.slug()
+        cache = LiveCache()
+        harvester = Harvester(app[DATABASE], github, cache, app[METRICS])
+        reconciler = Reconciler(app[DATABASE], github, app[METRICS])
         with Engine(rules, settings.rule_timeout) as engine:
             pipeline = Pipeline(
                 settings=settings,
                 database=app[DATABASE],
                 github=github,
                 engine=engine,
-                cache=LiveCache(),
+                cache=cache,
                 metrics=app[METRICS],
                 bot_login=f"{slug}[bot]",
+                harvester=harvester,
             )
             app[PIPELINE] = pipeline
+            jobs = app[JOBS] = Jobs(
+                settings,
+                app[DATABASE],
+                harvester,
+                app[METRICS],
+                refresh=pipeline.reevaluate,
+                reconcile=reconciler.reconcile,
+            )
+            scheduler = jobs.start()
             log.info("serving as %s[bot] with %d rules", slug, len(rules))
-            yield Processing(pipeline.handle, pipeline.coalesce_key)
+            try:
+                yield Processing(pipeline.handle, pipeline.coalesce_key)
+            finally:
+                scheduler.shutdown(wait=False)
 
 
 def create_live_app(settings: Settings) -> web.Application:

@@ -1,6 +1,11 @@
-"""What live mode writes to the database: pull requests, verdicts, revisions, notes,
-outcomes. Plain synchronous functions over one session; callers run them off the event
-loop (``asyncio.to_thread``) and commit once per delivery.
+"""What live mode writes to the database: pull requests, verdicts, revisions, the bot's
+verdict comments, note versions, outcomes. Plain synchronous functions over one session;
+callers run them off the event loop (``asyncio.to_thread``) and commit once per delivery.
+
+Evidence is append-only (DESIGN.md, "Ledger integrity"): every evaluation adds its
+verdicts, every write of a verdict comment adds a revision at GitHub's time of the write,
+every version of a note adds a row, every outcome is added once. Only the pull request
+row, a cache of GitHub's state, is updated in place.
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ from sqlmodel import Session, col, select
 from shadowbot.rules import Rule
 from shadowbot.snapshot import Snapshot
 from shadowbot.storage import (
-    NoteRow,
+    NoteVersionRow,
     OutcomeRow,
     PullRequestRow,
     RepositoryRow,
     RevisionRow,
     RuleRow,
+    VerdictCommentRow,
     VerdictRow,
     utcnow,
 )
@@ -65,6 +71,7 @@ def pull_request(session: Session, repo: RepositoryRow, pr: Snapshot) -> PullReq
             repository_id=_id(repo),
             number=pr.number,
             author_login=pr.author.login,
+            author_type="Bot" if pr.author.is_bot else "User",
             head_sha=pr.head_sha,
             state=pr.state,
             title=pr.title,
@@ -77,6 +84,7 @@ def pull_request(session: Session, repo: RepositoryRow, pr: Snapshot) -> PullReq
         pr.title,
         pr.updated_at,
     )
+    row.evidence_at = utcnow()
     session.add(row)
     session.flush()
     return row
@@ -133,32 +141,24 @@ def verdicts(
     head_sha: str,
     evaluations: Sequence[tuple[Rule, Verdict]],
 ) -> None:
-    """Store each rule version's verdict on this head, replacing an earlier one."""
+    """Add each rule version's verdict on this head, as evaluated now."""
     rule_ids = _rule_ids(session, [rule for rule, _ in evaluations])
-    stored = {
-        row.rule_id: row
-        for row in session.exec(
-            select(VerdictRow).where(
-                VerdictRow.pull_request_id == _id(pr), VerdictRow.head_sha == head_sha
-            )
-        )
-    }
     now = utcnow()
     for rule, verdict in evaluations:
-        rule_id = rule_ids[(rule.name, rule.version)]
-        row = stored.get(rule_id) or VerdictRow(
-            rule_id=rule_id,
-            pull_request_id=_id(pr),
-            head_sha=head_sha,
-            decision=verdict.decision.value,
-        )
-        row.decision = verdict.decision.value
-        row.checklist = [
+        checklist = [
             {"check": c.check, "passed": c.passed, "detail": c.detail} for c in verdict.checklist
         ]
-        row.reason = verdict.reason
-        row.evaluated_at = now
-        session.add(row)
+        session.add(
+            VerdictRow(
+                rule_id=rule_ids[(rule.name, rule.version)],
+                pull_request_id=_id(pr),
+                head_sha=head_sha,
+                decision=verdict.decision.value,
+                checklist=checklist,
+                reason=verdict.reason,
+                evaluated_at=now,
+            )
+        )
 
 
 def _rule_ids(session: Session, rules: Sequence[Rule]) -> dict[tuple[str, int], int]:
@@ -167,11 +167,48 @@ def _rule_ids(session: Session, rules: Sequence[Rule]) -> dict[tuple[str, int], 
     return {(row.name, row.version): row.id for row in rows if row.id is not None}
 
 
-def current_revision(session: Session, pr: PullRequestRow) -> RevisionRow | None:
+def rule_id(session: Session, key: str) -> int | None:
+    """The id of the rule version ``name@version``."""
+    name, _, version = key.partition("@")
+    return session.exec(
+        select(RuleRow.id).where(RuleRow.name == name, RuleRow.version == int(version or 0))
+    ).first()
+
+
+def verdict_comment(
+    session: Session,
+    pr: PullRequestRow,
+    comment_id: int,
+    node_id: str | None,
+    created_at: datetime,
+    rule_key: str | None = None,
+) -> VerdictCommentRow:
+    """The bot's verdict comment, recorded the first time it is seen."""
+    row = session.exec(
+        select(VerdictCommentRow).where(VerdictCommentRow.comment_id == comment_id)
+    ).one_or_none()
+    if row is None:
+        row = VerdictCommentRow(
+            pull_request_id=_id(pr),
+            comment_id=comment_id,
+            node_id=node_id,
+            rule_id=rule_id(session, rule_key) if rule_key else None,
+            created_at=created_at,
+        )
+    elif node_id and not row.node_id:
+        row.node_id = node_id
+    session.add(row)
+    return row
+
+
+def current_revision(
+    session: Session, pr: PullRequestRow, comment_id: int | None
+) -> RevisionRow | None:
+    """The revision on screen in ``comment_id`` (None: what silent mode shows)."""
     return session.exec(
         select(RevisionRow)
-        .where(RevisionRow.pull_request_id == pr.id, col(RevisionRow.hidden_at).is_(None))
-        .order_by(col(RevisionRow.id).desc())
+        .where(RevisionRow.pull_request_id == pr.id, RevisionRow.comment_id == comment_id)
+        .order_by(col(RevisionRow.shown_at).desc(), col(RevisionRow.id).desc())
     ).first()
 
 
@@ -181,68 +218,118 @@ def show_revision(
     head_sha: str,
     comment_id: int | None,
     summary: dict[str, object],
-    now: datetime,
+    shown_at: datetime,
 ) -> RevisionRow:
-    """Record what went on screen at ``now``; the revision it replaces leaves the screen."""
-    shown = current_revision(session, pr)
-    if shown is not None:
-        if shown.head_sha == head_sha and shown.summary == summary:
-            shown.comment_id = comment_id or shown.comment_id
-            session.add(shown)
-            return shown
-        shown.hidden_at = now
-        session.add(shown)
+    """Record what went on screen at ``shown_at`` (GitHub's time of the write); the
+    revision it replaces in the same comment leaves the screen then. Showing again what
+    is on screen adds nothing."""
+    shown = current_revision(session, pr, comment_id)
+    if shown is not None and shown.head_sha == head_sha and shown.summary == summary:
+        return shown
     revision = RevisionRow(
         pull_request_id=_id(pr),
         head_sha=head_sha,
-        shown_at=now,
+        shown_at=shown_at,
         comment_id=comment_id,
         summary=summary,
     )
     session.add(revision)
+    pr.evidence_at = utcnow()
+    session.add(pr)
     session.flush()
     return revision
 
 
 def note(
-    session: Session, pr: PullRequestRow, comment_id: int, author: str, body: str, at: datetime
-) -> NoteRow:
-    row = _note_of(session, comment_id)
-    if row is None:
-        row = NoteRow(
-            pull_request_id=_id(pr),
-            comment_id=comment_id,
-            author_login=author,
-            body=body,
-            created_at=at,
-            updated_at=at,
+    session: Session,
+    pr: PullRequestRow,
+    comment_id: int,
+    author: str,
+    body: str,
+    at: datetime,
+    rule_name: str | None = None,
+) -> NoteVersionRow | None:
+    """Add a version of the note in comment ``comment_id``, unless it says what the note
+    already says."""
+    latest = _latest_note(session, comment_id)
+    if (
+        latest is not None
+        and not latest.deleted
+        and (latest.body, latest.rule_name)
+        == (
+            body,
+            rule_name,
         )
-    row.body, row.updated_at, row.deleted_at = body, at, None
+    ):
+        return None
+    row = NoteVersionRow(
+        pull_request_id=_id(pr),
+        comment_id=comment_id,
+        author_login=author,
+        rule_name=rule_name,
+        body=body,
+        at=at,
+    )
     session.add(row)
     return row
 
 
 def delete_note(session: Session, comment_id: int, at: datetime) -> bool:
-    row = _note_of(session, comment_id)
-    if row is None or row.deleted_at is not None:
+    """Add the version that says the note is gone; False if there was none to remove."""
+    latest = _latest_note(session, comment_id)
+    if latest is None or latest.deleted:
         return False
-    row.deleted_at = at
-    session.add(row)
+    session.add(
+        NoteVersionRow(
+            pull_request_id=latest.pull_request_id,
+            comment_id=comment_id,
+            author_login=latest.author_login,
+            rule_name=latest.rule_name,
+            body="",
+            deleted=True,
+            at=at,
+        )
+    )
     return True
 
 
-def _note_of(session: Session, comment_id: int) -> NoteRow | None:
-    return session.exec(select(NoteRow).where(NoteRow.comment_id == comment_id)).one_or_none()
+def _latest_note(session: Session, comment_id: int) -> NoteVersionRow | None:
+    return session.exec(
+        select(NoteVersionRow)
+        .where(NoteVersionRow.comment_id == comment_id)
+        .order_by(col(NoteVersionRow.id).desc())
+    ).first()
 
 
 def outcome(
-    session: Session, pr: PullRequestRow, kind: str, sha: str | None, actor: str, at: datetime
-) -> None:
-    session.add(OutcomeRow(pull_request_id=_id(pr), kind=kind, sha=sha, actor_login=actor, at=at))
+    session: Session,
+    pr: PullRequestRow,
+    kind: str,
+    sha: str | None,
+    actor: str,
+    at: datetime,
+    detail: str = "",
+) -> bool:
+    """Record a merge, close, reopen or revert at GitHub's time ``at``, once: a
+    redelivered event (or the reconciler finding what a webhook said) adds nothing."""
+    known = session.exec(
+        select(OutcomeRow.id).where(
+            OutcomeRow.pull_request_id == _id(pr), OutcomeRow.kind == kind, OutcomeRow.at == at
+        )
+    ).first()
+    if known is not None:
+        return False
+    session.add(
+        OutcomeRow(
+            pull_request_id=_id(pr), kind=kind, sha=sha, actor_login=actor, at=at, detail=detail
+        )
+    )
     if kind == "merged":
         pr.state, pr.merged_at, pr.merged_sha, pr.closed_at = "merged", at, sha, at
     elif kind == "closed":
         pr.state, pr.closed_at = "closed", at
     elif kind == "reopened":
         pr.state, pr.closed_at = "open", None
+    pr.evidence_at = utcnow()
     session.add(pr)
+    return True

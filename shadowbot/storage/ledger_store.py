@@ -1,0 +1,160 @@
+"""The ledger and the audit log in the database: appended to, never edited.
+
+The newest ledger entry of a (rule version, PR) is its result; an older one stays as it
+was, and the newer one names it in ``corrects_id``. A rule's state is the newest
+``state`` event of the audit log, written by the settlement job and by manual overrides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlmodel import Session, col, select
+
+from shadowbot.core.reduction import LiveResult, RuleOnPullRequest
+from shadowbot.storage.models import (
+    AuditEventRow,
+    LedgerEntryRow,
+    PullRequestRow,
+    RuleRow,
+    SettlementRunRow,
+    utcnow,
+)
+
+#: Audit actions: a rule's state changed (automatically, or after an override), and a
+#: manual ``enable``/``disable`` with its reason.
+STATE, OVERRIDE = "state", "override"
+
+
+def entry_key(row: LedgerEntryRow) -> tuple[Any, ...]:
+    """What :meth:`RuleOnPullRequest.key` is for a stored entry."""
+    return (row.result, row.reason, row.at, row.revision_id, row.reaction_id, row.outcome_id)
+
+
+def latest_entries(session: Session, pr_id: int) -> dict[int, LedgerEntryRow]:
+    """The newest entry of each rule version on one PR, by rule id."""
+    rows = session.exec(
+        select(LedgerEntryRow)
+        .where(LedgerEntryRow.pull_request_id == pr_id)
+        .order_by(col(LedgerEntryRow.id))
+    )
+    return {row.rule_id: row for row in rows}
+
+
+def record_results(
+    session: Session,
+    pr: PullRequestRow,
+    results: Iterable[RuleOnPullRequest],
+    rule_ids: Mapping[str, int],
+    now: datetime,
+) -> list[LedgerEntryRow]:
+    """Append an entry for each result that differs from its rule's newest entry. A
+    pending result is only written to take back an earlier one (a 👎 removed)."""
+    latest = latest_entries(session, cast(int, pr.id))
+    added = []
+    for result in results:
+        rule_id = rule_ids[result.rule]
+        before = latest.get(rule_id)
+        if before is None and result.result is LiveResult.PENDING:
+            continue
+        if before is not None and entry_key(before) == result.key():
+            continue
+        row = LedgerEntryRow(
+            rule_id=rule_id,
+            pull_request_id=cast(int, pr.id),
+            result=result.result.value,
+            reason=result.reason,
+            at=result.at,
+            revision_id=result.revision_id,
+            reaction_id=result.reaction_id,
+            outcome_id=result.outcome_id,
+            corrects_id=before.id if before is not None else None,
+            evidence=[dict(link) for link in result.evidence]
+            + ([{"kind": "disputed"}] if result.disputed else []),
+            saved_seconds=result.saved.total_seconds() if result.saved is not None else None,
+            settled_at=now,
+        )
+        session.add(row)
+        added.append(row)
+    session.flush()
+    return added
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentEntry:
+    """A (rule version, PR)'s result as the ledger has it now."""
+
+    entry: LedgerEntryRow
+    pr: PullRequestRow
+
+
+def current_entries(session: Session, rule_id: int | None = None) -> list[CurrentEntry]:
+    """The newest entry of every (rule version, PR), oldest first."""
+    query = (
+        select(LedgerEntryRow, PullRequestRow)
+        .join(PullRequestRow, col(PullRequestRow.id) == col(LedgerEntryRow.pull_request_id))
+        .order_by(col(LedgerEntryRow.id))
+    )
+    if rule_id is not None:
+        query = query.where(LedgerEntryRow.rule_id == rule_id)
+    newest: dict[tuple[int, int], CurrentEntry] = {}
+    for entry, pr in session.exec(query):
+        newest.pop((entry.rule_id, entry.pull_request_id), None)  # keep insertion order
+        newest[(entry.rule_id, entry.pull_request_id)] = CurrentEntry(entry, pr)
+    return sorted(newest.values(), key=lambda c: cast(int, c.entry.id))
+
+
+def add_audit(
+    session: Session,
+    rule_id: int,
+    actor: str,
+    action: str,
+    reason: str,
+    detail: dict[str, Any],
+    at: datetime | None = None,
+) -> AuditEventRow:
+    row = AuditEventRow(
+        at=at or utcnow(),
+        actor=actor,
+        rule_id=rule_id,
+        action=action,
+        reason=reason,
+        detail=detail,
+    )
+    session.add(row)
+    return row
+
+
+def audit_events(session: Session, rule_id: int | None = None) -> list[AuditEventRow]:
+    query = select(AuditEventRow).order_by(col(AuditEventRow.at), col(AuditEventRow.id))
+    if rule_id is not None:
+        query = query.where(AuditEventRow.rule_id == rule_id)
+    return list(session.exec(query))
+
+
+def states(session: Session) -> dict[int, tuple[str, str]]:
+    """Each rule version's state and why, from the newest ``state`` event; a rule with
+    none is in shadow (``active``)."""
+    found: dict[int, tuple[str, str]] = {}
+    for row in audit_events(session):
+        if row.action == STATE and row.rule_id is not None:
+            found[row.rule_id] = (str(row.detail.get("to", "active")), row.reason)
+    return found
+
+
+def disabled_rules(session: Session) -> dict[str, str]:
+    """``name@version`` of each disabled rule version, with why."""
+    disabled = {
+        rule_id: why for rule_id, (state, why) in states(session).items() if state == "disabled"
+    }
+    if not disabled:
+        return {}
+    rows = session.exec(select(RuleRow).where(col(RuleRow.id).in_(disabled)))
+    return {f"{row.name}@{row.version}": disabled[cast(int, row.id)] for row in rows}
+
+
+def last_settlement(session: Session) -> SettlementRunRow | None:
+    return session.exec(select(SettlementRunRow).order_by(col(SettlementRunRow.id).desc())).first()
