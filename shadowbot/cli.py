@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--keep-running", action="store_true", help="keep serving after the story, to browse"
     )
+    demo.add_argument("--script", type=Path, metavar="FILE", help="play a scenario script")
     _add_ledger_commands(commands)
     return parser
 
@@ -204,7 +205,9 @@ def run_demo(settings: Settings, args: argparse.Namespace) -> int:
     for leftover in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
         leftover.unlink(missing_ok=True)
     logging.getLogger().setLevel(logging.WARNING)  # the story is the output
-    asyncio.run(play_demo(settings, database, args.port, args.keep_running, print))
+    asyncio.run(
+        play_demo(settings, database, args.port, args.keep_running, print, script=args.script)
+    )
     return 0
 
 
