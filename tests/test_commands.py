@@ -137,3 +137,20 @@ def test_the_handle_is_configurable():
 def test_bots_and_the_bot_itself_are_ignored(login, user_type, ignored):
     assert is_ignored_author(login, user_type, "shadowbot[bot]") is ignored
     assert is_ignored_author(login, user_type, "shadowbot") is ignored
+
+
+def test_a_note_that_names_a_rule_is_about_that_rule_too():
+    from shadowbot.live.commands import note_about
+
+    names = {"docs-only", "writer-pair"}
+    assert note_about("docs-only: the manual builds fine", names) == (
+        "docs-only",
+        "the manual builds fine",
+    )
+    assert note_about("Writer-Pair@1: both approvals were rubber stamps", names) == (
+        "writer-pair",
+        "both approvals were rubber stamps",
+    )
+    # A word that is no rule's name is the note's text, not a rule.
+    assert note_about("TODO: check aarch64", names) == (None, "TODO: check aarch64")
+    assert note_about("flaky on aarch64", names) == (None, "flaky on aarch64")

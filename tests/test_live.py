@@ -91,3 +91,17 @@ async def test_a_note_is_stored_and_follows_its_comment(database_url, sim):
         # The command was acknowledged with a reaction.
         reactions = [w for w in sim.writes if w.path.endswith("/reactions")]
         assert len(reactions) == 1
+
+
+async def test_a_note_naming_a_rule_is_kept_with_that_rule(database_url, sim):
+    async with running_bot(sim, database_url) as bot:
+        number = await writer_pair_claim(sim)
+        await sim.comment(
+            sim.repo, number, "dave", "@shadowbot note writer-pair: carol only skimmed it"
+        )
+        await sim.comment(sim.repo, number, "dave", "@shadowbot note TODO: check aarch64")
+        await bot.quiet()
+        assert bot.notes() == [
+            ("carol only skimmed it", "dave", "writer-pair", False),
+            ("TODO: check aarch64", "dave", None, False),
+        ]
