@@ -8,6 +8,7 @@ instead of waiting out a grace period.
 
 from datetime import timedelta
 
+from livebot import PACKAGE, running_bot, sim_fixture, writer_pair_claim  # noqa: F401
 from sqlmodel import Session, select
 
 from shadowbot.live.service import JOBS
@@ -16,7 +17,6 @@ from shadowbot.storage import LedgerEntryRow, ReactionRow, RuleRow, utcnow
 from shadowbot.storage.evidence import rule_keys
 from shadowbot.storage.ledger_store import states
 from shadowbot.web.app import DATABASE, SETTINGS
-from tests.livebot import PACKAGE, running_bot, sim_fixture, writer_pair_claim  # noqa: F401
 
 QUIET_JOBS = {
     # The jobs run when the test says so, not on their own in the middle of it.
