@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gidgethub import BadRequest
+from gidgethub import BadRequest, QueryError
 from gidgethub.abc import GitHubAPI
+from sqlalchemy import update as sa_update
 from sqlalchemy.engine import Engine as Database
 from sqlmodel import Session, col, select
 
@@ -111,6 +112,7 @@ class Harvester:
         self.github = github
         self.cache = cache
         self.metrics = metrics
+        self._recording = asyncio.Lock()
 
     async def sweep(self, targets: Sequence[Target]) -> HarvestStats:
         """Read every target's reactions (GraphQL, 100 comments a query) and record them."""
@@ -138,9 +140,13 @@ class Harvester:
         return stats
 
     async def _query(self, gh: GitHubAPI, batch: Sequence[Target], stats: HarvestStats) -> None:
-        data = await gh.graphql(REACTIONS_QUERY, ids=[t.node_id for t in batch])
+        try:
+            data = await gh.graphql(REACTIONS_QUERY, ids=[t.node_id for t in batch])
+        except QueryError as exc:
+            data = _despite_missing(exc)
         stats.requests += 1
         stats.points += int((data.get("rateLimit") or {}).get("cost") or 0)
+        found: list[tuple[Target, list[Seen]]] = []
         for target, node in zip(batch, data.get("nodes") or [], strict=False):
             if node is None:
                 await asyncio.to_thread(self._record_deleted, target.comment_id)
@@ -150,7 +156,31 @@ class Harvester:
             if int(connection.get("totalCount") or 0) > len(items):
                 await self._read_rest(gh, target, stats)  # more than one page: rare
                 continue
-            await self._record(gh, target, [s for s in items if s is not None], stats)
+            found.append((target, [s for s in items if s is not None]))
+        await self._record(gh, found, stats)
+
+    async def _record(
+        self, gh: GitHubAPI, found: list[tuple[Target, list[Seen]]], stats: HarvestStats
+    ) -> None:
+        """Record what was listed on these comments, with one read and one write
+        transaction. The scheduled sweep and an event's sweep of one PR may list the same
+        comment at once: the two must not both find a reaction new and insert it twice."""
+        if not found:
+            return
+        stats.comments += len(found)
+        async with self._recording:
+            ids = [target.comment_id for target, _ in found]
+            known = await asyncio.to_thread(self._known, ids)
+            permissions: dict[tuple[str, str], str] = {}
+            for target, seen in found:
+                for item in seen:
+                    if item.github_id not in known.get(target.comment_id, set()):
+                        permissions[(target.repository, item.login)] = await permission_of(
+                            gh, target.repository, item.login, self.cache
+                        )
+            new, gone = await asyncio.to_thread(self._store, found, known, permissions)
+        stats.new += new
+        stats.gone += gone
 
     async def _read_rest(self, gh: GitHubAPI, target: Target, stats: HarvestStats) -> None:
         url = f"/repos/{target.repository}/issues/comments/{target.comment_id}/reactions?{PAGE}"
@@ -162,87 +192,97 @@ class Harvester:
             await asyncio.to_thread(self._record_deleted, target.comment_id)
             return
         stats.requests += 1
-        await self._record(gh, target, [s for s in listed if s is not None], stats)
-
-    async def _record(
-        self, gh: GitHubAPI, target: Target, seen: list[Seen], stats: HarvestStats
-    ) -> None:
-        stats.comments += 1
-        known = await asyncio.to_thread(self._known, target.comment_id)
-        permissions = {}
-        for item in seen:
-            if item.github_id not in known:
-                permissions[item.login] = await permission_of(
-                    gh, target.repository, item.login, self.cache
-                )
-        new, gone = await asyncio.to_thread(
-            self._store, target.comment_id, seen, known, permissions
-        )
-        stats.new += new
-        stats.gone += gone
+        await self._record(gh, [(target, [s for s in listed if s is not None])], stats)
 
     # -- database (run in a thread) ---------------------------------------------------
 
-    def _known(self, comment_id: int) -> set[int]:
+    def _known(self, comment_ids: list[int]) -> dict[int, set[int]]:
+        known: dict[int, set[int]] = defaultdict(set)
         with Session(self.database) as session:
             rows = session.exec(
-                select(ReactionRow.github_id).where(
-                    ReactionRow.comment_id == comment_id, col(ReactionRow.gone_at).is_(None)
+                select(ReactionRow.comment_id, ReactionRow.github_id).where(
+                    col(ReactionRow.comment_id).in_(comment_ids),
+                    col(ReactionRow.gone_at).is_(None),
                 )
             )
-            return set(rows)
+            for comment_id, github_id in rows:
+                known[comment_id].add(github_id)
+        return known
 
     def _store(
         self,
-        comment_id: int,
-        seen: list[Seen],
-        known: set[int],
-        permissions: Mapping[str, str],
+        found: list[tuple[Target, list[Seen]]],
+        known: Mapping[int, set[int]],
+        permissions: Mapping[tuple[str, str], str],
     ) -> tuple[int, int]:
         now = utcnow()
-        listed = {item.github_id for item in seen}
+        new = gone = 0
+        changed: set[int] = set()
         with Session(self.database) as session:
-            new = 0
-            for item in seen:
-                if item.github_id in known:
+            fresh = [
+                (target, item)
+                for target, seen in found
+                for item in seen
+                if item.github_id not in known.get(target.comment_id, set())
+            ]
+            existing = set()
+            if fresh:
+                existing = set(
+                    session.exec(
+                        select(ReactionRow.github_id).where(
+                            col(ReactionRow.github_id).in_([i.github_id for _, i in fresh])
+                        )
+                    )
+                )
+            for target, item in fresh:
+                if item.github_id in existing:
                     continue
-                exists = session.exec(
-                    select(ReactionRow.id).where(ReactionRow.github_id == item.github_id)
-                ).first()
-                if exists is not None:
-                    continue  # seen gone once, listed again: GitHub ids are not reused
                 session.add(
                     ReactionRow(
-                        comment_id=comment_id,
+                        comment_id=target.comment_id,
                         github_id=item.github_id,
                         user_login=item.login,
                         user_type=item.user_type,
                         content=item.content,
-                        permission=permissions.get(item.login, "none"),
+                        permission=permissions.get((target.repository, item.login), "none"),
                         created_at=item.created_at,
                         first_seen_at=now,
                     )
                 )
                 new += 1
-            still = select(ReactionRow).where(
-                ReactionRow.comment_id == comment_id, col(ReactionRow.gone_at).is_(None)
+                changed.add(target.comment_id)
+            for target, seen in found:
+                listed = {item.github_id for item in seen}
+                missing = known.get(target.comment_id, set()) - listed
+                if missing:
+                    rows = session.exec(
+                        select(ReactionRow).where(
+                            col(ReactionRow.github_id).in_(missing),
+                            col(ReactionRow.gone_at).is_(None),
+                        )
+                    ).all()
+                    for row in rows:
+                        row.gone_at = now
+                        session.add(row)
+                    gone += len(rows)
+                    changed.add(target.comment_id)
+            ids = [target.comment_id for target, _ in found]
+            session.exec(
+                sa_update(VerdictCommentRow)
+                .where(col(VerdictCommentRow.comment_id).in_(ids))
+                .values(swept_at=now)
             )
-            if listed:
-                still = still.where(col(ReactionRow.github_id).not_in(listed))
-            gone_rows = session.exec(still).all()
-            for row in gone_rows:
-                row.gone_at = now
-                session.add(row)
-            comment = session.exec(
-                select(VerdictCommentRow).where(VerdictCommentRow.comment_id == comment_id)
-            ).first()
-            if comment is not None:
-                comment.swept_at = now
-                session.add(comment)
-                if new or gone_rows:
-                    _touch(session, comment.pull_request_id, now)
+            if changed:
+                prs = select(VerdictCommentRow.pull_request_id).where(
+                    col(VerdictCommentRow.comment_id).in_(changed)
+                )
+                session.exec(
+                    sa_update(PullRequestRow)
+                    .where(col(PullRequestRow.id).in_(prs))
+                    .values(evidence_at=now)
+                )
             session.commit()
-            return new, len(gone_rows)
+        return new, gone
 
     def _record_deleted(self, comment_id: int) -> None:
         with Session(self.database) as session:
@@ -287,13 +327,6 @@ def open_targets(session: Session, pr_ids: Iterable[int]) -> list[Target]:
     return [_target(*row) for row in session.exec(query)]
 
 
-def _touch(session: Session, pr_id: int, now: datetime) -> None:
-    pr = session.get(PullRequestRow, pr_id)
-    if pr is not None:
-        pr.evidence_at = now
-        session.add(pr)
-
-
 def _from_graphql(item: dict[str, Any]) -> Seen | None:
     user = item.get("user")
     if user is None or item.get("databaseId") is None:
@@ -318,3 +351,18 @@ def _from_rest(item: dict[str, Any]) -> Seen | None:
         content=str(item.get("content")),
         created_at=datetime.fromisoformat(str(item["created_at"])),
     )
+
+
+def _despite_missing(exc: QueryError) -> dict[str, Any]:
+    """The data of an answer whose only errors are ids that resolve to nothing (a deleted
+    comment): GitHub nulls those entries of ``nodes`` and answers the others beside a
+    NOT_FOUND error each. Any other error is raised again."""
+    response = exc.response if isinstance(exc.response, dict) else {}
+    data, errors = response.get("data"), response.get("errors") or []
+    for error in errors:
+        path = error.get("path") or []
+        if error.get("type") != "NOT_FOUND" or path[:1] != ["nodes"]:
+            raise exc
+    if not isinstance(data, dict) or not errors:
+        raise exc
+    return data
