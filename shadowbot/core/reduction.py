@@ -203,6 +203,9 @@ def _outcome(outcomes: Iterable[OutcomeSeen]) -> _Outcome:
 class _Window:
     revision: Shown
     next: Shown | None  # the next revision on the same comment
+    #: The comment's first revision: nothing was on it before, so whatever came before
+    #: the next one is this one's.
+    first: bool = False
 
     @property
     def until(self) -> datetime | None:
@@ -217,7 +220,10 @@ def _windows(revisions: Iterable[Shown]) -> list[_Window]:
     for shown in screens.values():
         shown.sort(key=lambda r: (r.shown_at, r.id))
         nexts: list[Shown | None] = [*shown[1:], None]
-        windows += [_Window(r, after) for r, after in zip(shown, nexts, strict=True)]
+        windows += [
+            _Window(r, after, first=i == 0)
+            for i, (r, after) in enumerate(zip(shown, nexts, strict=True))
+        ]
     return windows
 
 
@@ -238,7 +244,7 @@ def _counted(
             reaction.gone
             or reaction.comment_id != revision.comment_id
             or reaction.content not in (THUMBS_UP, THUMBS_DOWN)
-            or not _after(reaction, revision)
+            or not (window.first or _after(reaction, revision))
             or (window.next is not None and _after(reaction, window.next))
             or (closed_at is not None and reaction.created_at > closed_at + policy.grace_period)
         ):
@@ -328,12 +334,13 @@ def _settle_claims(
         for reaction in counted.get(revision.id, ())
         if reaction.content == THUMBS_DOWN
     ]
+    objections.sort(key=lambda pair: (pair[0].created_at, pair[0].id, pair[1].id))
     disputed = any(
         {r.content for r in counted.get(revision.id, ())} == {THUMBS_UP, THUMBS_DOWN}
         for revision in revisions
     )
     if objections:
-        reaction, revision = min(objections, key=lambda pair: (pair[0].created_at, pair[0].id))
+        reaction, revision = objections[0]
         return RuleOnPullRequest(
             rule,
             LiveResult.LOSS,
@@ -381,8 +388,9 @@ def _settle_claims(
         for reaction in counted.get(revision.id, ())
         if reaction.content == THUMBS_UP
     ]
+    endorsements.sort(key=lambda pair: (pair[0].created_at, pair[0].id, pair[1].id))
     if endorsements:
-        reaction, revision = min(endorsements, key=lambda pair: (pair[0].created_at, pair[0].id))
+        reaction, revision = endorsements[0]
         return RuleOnPullRequest(
             rule,
             LiveResult.WIN,
