@@ -711,11 +711,15 @@ def counted_thumbs_down(evidence: PullRequestEvidence, rule: str) -> list[Reacti
             or (closed_at is not None and reaction.created_at > closed_at + SMALL.grace_period)
         ):
             continue
-        writes = [r for r in evidence.revisions if r.comment_id == reaction.comment_id]
-        # (A reaction in the very second of a comment's first write, seen before the bot
-        # recorded it, is left to the example test above.)
+        writes = sorted(
+            (r for r in evidence.revisions if r.comment_id == reaction.comment_id),
+            key=lambda r: (r.shown_at, r.id),
+        )
         before = [r for r in writes if made_after(reaction, r)]
-        if before and rule in max(before, key=lambda r: (r.shown_at, r.id)).claims:
+        # Nothing was on a comment before its first write: a reaction the bot saw before
+        # it recorded that write is still a reaction to it.
+        on_screen = before[-1] if before else writes[0] if writes else None
+        if on_screen is not None and rule in on_screen.claims:
             found.append(reaction)
     return found
 
