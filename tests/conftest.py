@@ -59,3 +59,36 @@ def _postgresql_schema(server: str) -> Iterator[str]:
             # A connection a test left inside a transaction fails the drop, not hangs it.
             connection.execute("SET lock_timeout = '10s'")
             connection.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(schema))
+
+
+# --- github_graphql_schema: GitHub's published GraphQL schema, from the npm registry ------
+
+GITHUB_SCHEMA = "SHADOWBOT_GITHUB_GRAPHQL_SCHEMA"
+OCTOKIT_SCHEMA = "@octokit/graphql-schema@15.26.1"
+
+
+@pytest.fixture(scope="session")
+def github_graphql_schema() -> Path:
+    """GitHub's ``schema.graphql``: the file ``SHADOWBOT_GITHUB_GRAPHQL_SCHEMA`` names (CI
+    fetches it), or else the npm package, installed once into the user's cache folder."""
+    named = os.environ.get(GITHUB_SCHEMA)
+    if named:
+        return Path(named)
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = cache / "shadowbot-tests" / OCTOKIT_SCHEMA.replace("/", "-")
+    schema = folder / "node_modules" / "@octokit" / "graphql-schema" / "schema.graphql"
+    if not schema.exists():
+        import shutil
+        import subprocess
+
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.fail(f"{GITHUB_SCHEMA} is not set and npm is missing to fetch {OCTOKIT_SCHEMA}")
+        folder.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [npm, "install", "--silent", "--no-save", "--no-package-lock", "--no-audit",
+             "--no-fund", OCTOKIT_SCHEMA],
+            cwd=folder,
+            check=True,
+        )  # fmt: skip
+    return schema

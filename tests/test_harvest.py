@@ -10,7 +10,6 @@ bot run) and recorded in the database as the bot records them; targets come from
 
 import asyncio
 import json
-import os
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,7 +33,6 @@ from shadowbot.storage import (
     migrated,
 )
 
-GITHUB_SCHEMA = "SHADOWBOT_GITHUB_GRAPHQL_SCHEMA"
 START = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 
 
@@ -334,16 +332,8 @@ async def test_a_bots_reaction_is_not_recorded(sim, database, harvester, strateg
     assert (again.new, again.gone) == (0, 0)
 
 
-def test_the_reactions_query_validates_against_githubs_published_schema():
-    path = os.environ.get(GITHUB_SCHEMA)
-    if not path:
-        pytest.fail(
-            f"{GITHUB_SCHEMA} is not set: point it at GitHub's schema.graphql, e.g. the one in"
-            " the npm package @octokit/graphql-schema@15.26.1 (`npm install"
-            " @octokit/graphql-schema@15.26.1`, then"
-            " node_modules/@octokit/graphql-schema/schema.graphql)",
-            pytrace=False,
-        )
+def test_the_reactions_query_validates_against_githubs_published_schema(github_graphql_schema):
+    path = github_graphql_schema
     # GitHub's published schema defines a few fields twice, which strict SDL validation
     # refuses, and deprecates a few fields of types but not of the interfaces they implement,
     # which graphql-core 3.3's schema validation (run by `validate` first) refuses: both are
