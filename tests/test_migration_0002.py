@@ -377,7 +377,7 @@ def test_downgrade_returns_to_0001_with_what_it_can_hold(at_0001: sa.Engine) -> 
             )  # fmt: skip
         insert(c, "verdict_comment", pull_request_id=ids["pr"], comment_id=9002,
                rule_id=ids["rule"], created_at=T6)  # fmt: skip
-        insert(c, "settlement_run", at=T7, entries=1)
+        insert(c, "settlement_run", at=T7, entries=1, policy={"grace_seconds": 86400.0})
         reverted = insert(
             c, "outcome", pull_request_id=ids["pr"], kind="reverted", sha=None,
             actor_login="alice", at=T6, detail="octo/repo#3", recorded_at=T7,

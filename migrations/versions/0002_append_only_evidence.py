@@ -92,6 +92,7 @@ def upgrade() -> None:
         _id(),
         _at("at"),
         sa.Column("entries", sa.Integer(), nullable=False),
+        sa.Column("policy", sa.JSON(), nullable=False),
     )
     op.create_index("ix_settlement_run_at", "settlement_run", ["at"])
 

@@ -66,6 +66,24 @@ class LivePolicy:
     #: Logins counted as mergers whatever their permission (lowered).
     mergers: frozenset[str] = frozenset()
 
+    def as_dict(self) -> dict[str, Any]:
+        """As a settlement run records it."""
+        return {
+            "grace_seconds": self.grace_period.total_seconds(),
+            "revert_seconds": self.revert_window.total_seconds(),
+            "closed_unmerged": self.closed_unmerged,
+            "mergers": sorted(self.mergers),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LivePolicy:
+        return cls(
+            grace_period=timedelta(seconds=float(data["grace_seconds"])),
+            revert_window=timedelta(seconds=float(data["revert_seconds"])),
+            closed_unmerged="loss" if data.get("closed_unmerged") == "loss" else "neutral",
+            mergers=frozenset(str(m).lower() for m in data.get("mergers") or ()),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class VerdictSeen:

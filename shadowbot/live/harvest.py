@@ -102,6 +102,8 @@ class HarvestStats:
     points: int = 0
     new: int = 0
     gone: int = 0
+    #: Installations whose reactions could not be read (logged; read at the next sweep).
+    failed: int = 0
 
 
 class Harvester:
@@ -121,14 +123,24 @@ class Harvester:
         for target in targets:
             by_installation[target.installation_id].append(target)
         for installation, group in by_installation.items():
-            gh = await self.github.installation(installation)
-            with_node = [t for t in group if t.node_id]
-            for start in range(0, len(with_node), BATCH):
-                await self._query(gh, with_node[start : start + BATCH], stats)
-            for target in (t for t in group if not t.node_id):
-                await self._read_rest(gh, target, stats)
+            try:
+                await self._sweep_installation(installation, group, stats)
+            except Exception:  # one installation's failure must not keep the others unread
+                stats.failed += 1
+                log.warning("could not read reactions of installation %d", installation,
+                            exc_info=True)  # fmt: skip
         self.metrics.inc("shadowbot_reactions_seen_total", stats.new)
         return stats
+
+    async def _sweep_installation(
+        self, installation: int, group: Sequence[Target], stats: HarvestStats
+    ) -> None:
+        gh = await self.github.installation(installation)
+        with_node = [t for t in group if t.node_id]
+        for start in range(0, len(with_node), BATCH):
+            await self._query(gh, with_node[start : start + BATCH], stats)
+        for target in (t for t in group if not t.node_id):
+            await self._read_rest(gh, target, stats)
 
     async def sweep_pull_request(self, repository: str, number: int) -> HarvestStats:
         """Read the reactions on one PR's verdict comments over REST (with ETags)."""

@@ -45,10 +45,11 @@ class Jobs:
     reconcile: Reconcile | None = None
     clock: Callable[[], datetime] = utcnow
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _settled_at: datetime | None = None
 
     async def sweep(self) -> HarvestStats:
         """Read the reactions of every verdict comment whose PR is not final yet."""
-        targets = await asyncio.to_thread(self._unsettled_targets, None)
+        targets = await asyncio.to_thread(self._unsettled_targets)
         stats = await self.harvester.sweep(targets)
         self.metrics.inc("shadowbot_harvest_sweeps_total")
         return stats
@@ -56,10 +57,15 @@ class Jobs:
     async def settle(self) -> SettleReport:
         """Sweep the PRs about to settle once more, settle, and show disabled rules."""
         async with self._lock:
-            due = await asyncio.to_thread(self._unsettled_targets, "closed")
-            if due:
-                await self.harvester.sweep(due)
-            report = await asyncio.to_thread(settle_all, self.database, self.settings, self.clock())
+            now = self.clock()
+            due = await asyncio.to_thread(self._closing_targets, now)
+            try:
+                if due:
+                    await self.harvester.sweep(due)
+            except Exception:  # settling needs only the database: go on with what is known
+                log.warning("could not read reactions before settling", exc_info=True)
+            report = await asyncio.to_thread(settle_all, self.database, self.settings, now)
+            self._settled_at = now
         self.metrics.inc("shadowbot_ledger_entries_total", report.entries)
         for change in report.changes:
             self.metrics.inc("shadowbot_rule_state_changes_total", to=change.after)
@@ -90,14 +96,26 @@ class Jobs:
         scheduler.start()
         return scheduler
 
-    def _unsettled_targets(self, only: str | None) -> list[Target]:
+    def _unsettled_targets(self) -> list[Target]:
         """Verdict comments of PRs whose claims are not final: open, or closed within the
-        longest window (grace period or revert window) — or, with ``only="closed"``, the
-        closed ones only."""
+        longest window (grace period or revert window)."""
         policy = self.settings.live_policy()
         cutoff = self.clock() - max(policy.grace_period, policy.revert_window)
-        recent = col(PullRequestRow.closed_at) >= cutoff
-        condition = recent if only == "closed" else recent | col(PullRequestRow.closed_at).is_(None)
+        closed_at = col(PullRequestRow.closed_at)
         with Session(self.database) as session:
-            ids = set(session.exec(select(PullRequestRow.id).where(condition)))
+            ids = session.exec(
+                select(PullRequestRow.id).where(closed_at.is_(None) | (closed_at >= cutoff))
+            )
+            return open_targets(session, [i for i in ids if i is not None])
+
+    def _closing_targets(self, now: datetime) -> list[Target]:
+        """Verdict comments of the PRs whose grace period ran out since the last settlement:
+        read once more before their claims settle (a reaction after it never counts)."""
+        grace = self.settings.live_policy().grace_period
+        since = self._settled_at or now - grace
+        closed_at = col(PullRequestRow.closed_at)
+        with Session(self.database) as session:
+            ids = session.exec(
+                select(PullRequestRow.id).where(closed_at > since - grace, closed_at <= now - grace)
+            )
             return open_targets(session, [i for i in ids if i is not None])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -19,7 +19,12 @@ from sqlmodel import Session, col, select
 
 from shadowbot.core.figures import Entry, Figures, Override, figures, state_of
 from shadowbot.core.ledger import RuleState
-from shadowbot.core.reduction import LiveResult, RuleOnPullRequest, settle_pull_request
+from shadowbot.core.reduction import (
+    LivePolicy,
+    LiveResult,
+    RuleOnPullRequest,
+    settle_pull_request,
+)
 from shadowbot.settings import Settings
 from shadowbot.storage import (
     PullRequestRow,
@@ -35,9 +40,10 @@ from shadowbot.storage.ledger_store import (
     STATE,
     CurrentEntry,
     add_audit,
+    agrees,
     audit_events,
     current_entries,
-    entry_key,
+    disabled_rules,
     last_settlement,
     latest_entries,
     record_results,
@@ -79,9 +85,8 @@ def settle_all(database: Database, settings: Settings, now: datetime) -> SettleR
             report.entries += len(record_results(session, pr, results, ids, now))
             report.pull_requests += 1
         report.changes = update_states(session, settings, now, actor="settlement")
-        disabled = [c.rule for c in report.changes if c.after == RuleState.DISABLED.value]
-        report.refresh = open_pull_requests_showing(session, disabled)
-        session.add(SettlementRunRow(at=now, entries=report.entries))
+        report.refresh = open_pull_requests_showing(session, disabled_rules(session))
+        session.add(SettlementRunRow(at=now, entries=report.entries, policy=policy.as_dict()))
         session.commit()
     for change in report.changes:
         log.info(
@@ -144,10 +149,20 @@ def overrides_of(session: Session) -> dict[int, list[Override]]:
 
 
 def update_states(
-    session: Session, settings: Settings, now: datetime, actor: str
+    session: Session,
+    settings: Settings,
+    now: datetime,
+    actor: str,
+    only: Collection[int] | None = None,
 ) -> list[StateChange]:
-    """Derive every rule version's state; audit each change (one event, one log line)."""
+    """Derive every rule version's state (or those of the rule ids ``only``); audit each
+    change (one event, one log line). A disabled rule stays disabled until a manual
+    ``enable`` (DESIGN.md: "Only a manual enable (audited) or a new version brings it
+    back"), even when a loss that disabled it is taken back."""
     keys = rule_keys(session)
+    if only is not None:
+        keys = {rule_id: key for rule_id, key in keys.items() if rule_id in only}
+    became = _last_change_at(session)
     records = record_figures(session)
     overrides = overrides_of(session)
     settled: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
@@ -170,14 +185,35 @@ def update_states(
         before = known.get(rule_id, (RuleState.ACTIVE.value, ""))[0]
         if after.value == before:
             continue
-        reason = _why(after, record, thresholds.max_losses, overrides.get(rule_id, []))
+        mine = overrides.get(rule_id, [])
+        if before == RuleState.DISABLED.value and not _enabled_since(mine, became.get(rule_id)):
+            continue
+        reason = _why(after, before, record, thresholds.max_losses, mine)
         detail = {"from": before, "to": after.value, "wins": record.wins, "losses": record.losses}
         add_audit(session, rule_id, actor, STATE, reason, detail, at=now)
         changes.append(StateChange(key, before, after.value, reason))
     return changes
 
 
-def _why(state: RuleState, record: Figures, max_losses: int, overrides: list[Override]) -> str:
+def _last_change_at(session: Session) -> dict[int, datetime]:
+    """When each rule's state last changed."""
+    return {
+        row.rule_id: row.at
+        for row in audit_events(session)
+        if row.action == STATE and row.rule_id is not None
+    }
+
+
+def _enabled_since(overrides: list[Override], since: datetime | None) -> bool:
+    newest = max(overrides, key=lambda o: o.at, default=None)
+    return (
+        newest is not None and newest.action == "enable" and (since is None or newest.at >= since)
+    )
+
+
+def _why(
+    state: RuleState, before: str, record: Figures, max_losses: int, overrides: list[Override]
+) -> str:
     newest = max(overrides, key=lambda o: o.at, default=None)
     if newest is not None and newest.action == "disable" and state is RuleState.DISABLED:
         return f"disabled by {newest.actor}: {newest.reason}"
@@ -185,17 +221,20 @@ def _why(state: RuleState, record: Figures, max_losses: int, overrides: list[Ove
         return f"{record.losses} losses, more than the {max_losses} allowed"
     if state is RuleState.PROMOTED:
         return f"{record.wins} wins and no loss"
-    if record.losses and newest is None:
-        return f"its first loss revokes the promotion ({record.wins} wins, 1 loss)"
-    if newest is not None and newest.action == "enable":
+    if newest is not None and newest.action == "enable" and before == RuleState.DISABLED.value:
         return f"enabled by {newest.actor}: {newest.reason}"
+    if before == RuleState.PROMOTED.value and record.losses:
+        losses = f"{record.losses} loss" + ("es" if record.losses > 1 else "")
+        return f"a loss revokes the promotion ({record.wins} wins, {losses})"
     return "back in shadow mode"
 
 
 def open_pull_requests_showing(
     session: Session, rule_keys_: Iterable[str]
 ) -> list[tuple[str, int, int]]:
-    """Open PRs on which some revision showed one of these rules' claims."""
+    """Open PRs one of whose comments still shows a claim of one of these rules: the
+    newest revision of the comment claims for it. Asked on every run, so a rule disabled
+    by hand, or a refresh that failed, is shown as disabled at the next run."""
     wanted = set(rule_keys_)
     if not wanted:
         return []
@@ -204,11 +243,17 @@ def open_pull_requests_showing(
         .join(PullRequestRow, col(PullRequestRow.id) == col(RevisionRow.pull_request_id))
         .join(RepositoryRow, col(RepositoryRow.id) == col(PullRequestRow.repository_id))
         .where(PullRequestRow.state == "open", col(RepositoryRow.installation_id).is_not(None))
+        .where(col(RevisionRow.comment_id).is_not(None))
+        .order_by(col(RevisionRow.shown_at), col(RevisionRow.id))
     )
-    found = set()
+    newest: dict[int, tuple[RevisionRow, PullRequestRow, RepositoryRow]] = {}
     for revision, pr, repo in rows:
-        if wanted & set(revision.summary.get("claims") or ()):
-            found.add((repo.full_name, cast(int, repo.installation_id), pr.number))
+        newest[cast(int, revision.comment_id)] = (revision, pr, repo)
+    found = {
+        (repo.full_name, cast(int, repo.installation_id), pr.number)
+        for revision, pr, repo in newest.values()
+        if wanted & set(revision.summary.get("claims") or ())
+    }
     return sorted(found)
 
 
@@ -227,14 +272,15 @@ class Difference:
 
 
 def verify(database: Database, settings: Settings) -> list[Difference]:
-    """Settle every judged PR's stored evidence again, as of the last settlement run, and
-    list each (rule, PR) whose newest ledger entry says otherwise."""
-    policy = settings.live_policy()
+    """Settle every judged PR's stored evidence again, as of the last settlement run and
+    with the policy it used, and list each (rule, PR) whose newest ledger entry says
+    otherwise."""
     differences = []
     with Session(database) as session:
         last = last_settlement(session)
         if last is None:
             return []
+        policy = LivePolicy.from_dict(last.policy) if last.policy else settings.live_policy()
         keys = rule_keys(session)
         ids = {key: rule_id for rule_id, key in keys.items()}
         repos = {r.id: r.full_name for r in session.exec(select(RepositoryRow))}
@@ -266,8 +312,8 @@ def _agrees(entry: Any, result: RuleOnPullRequest | None) -> bool:
     if entry is None:
         return result is None or result.result is LiveResult.PENDING
     if result is None:
-        return False
-    return bool(entry_key(entry) == result.key())
+        return bool(entry.result == LiveResult.PENDING.value)
+    return agrees(entry, result)
 
 
 def _show_entry(entry: Any) -> str:

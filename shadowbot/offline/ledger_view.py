@@ -308,7 +308,7 @@ def find_rule(session: Session, spec: str) -> RuleRow:
     """The rule version ``spec`` names: ``name`` (its newest recorded version) or
     ``name@version``; a :class:`ShadowbotError` listing the known names otherwise."""
     name, _, version = spec.partition("@")
-    if version and not version.isdigit():
+    if version and (not version.isdigit() or len(version) > 9):
         raise ShadowbotError(f"{spec}: give a rule as NAME or NAME@VERSION (a number)")
     row = rule_id_of(session, name, int(version) if version else None)
     if row is not None:
@@ -373,7 +373,7 @@ def override_rule(
         return Overridden(key, before, before, why, written=False)
     add_audit(session, rule_id, actor, OVERRIDE, reason, {"action": action}, at=now)
     session.flush()
-    changes = update_states(session, settings, now, actor=actor)
+    changes = update_states(session, settings, now, actor=actor, only={rule_id})
     after, why = states(session).get(rule_id, (RuleState.ACTIVE.value, ""))
     others = tuple(c for c in changes if c.rule != key)
     return Overridden(key, before, shown_state(after), why, written=True, others=others)

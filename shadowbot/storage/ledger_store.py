@@ -29,9 +29,26 @@ from shadowbot.storage.models import (
 STATE, OVERRIDE = "state", "override"
 
 
-def entry_key(row: LedgerEntryRow) -> tuple[Any, ...]:
-    """What :meth:`RuleOnPullRequest.key` is for a stored entry."""
-    return (row.result, row.reason, row.at, row.revision_id, row.reaction_id, row.outcome_id)
+def stored_evidence(result: RuleOnPullRequest) -> list[dict[str, Any]]:
+    """The evidence links an entry stores for ``result``: who did what when, and whether
+    the revision was disputed."""
+    links = [dict(link) for link in result.evidence]
+    return links + ([{"kind": "disputed"}] if result.disputed else [])
+
+
+def _saved(result: RuleOnPullRequest) -> float | None:
+    return result.saved.total_seconds() if result.saved is not None else None
+
+
+def agrees(row: LedgerEntryRow, result: RuleOnPullRequest) -> bool:
+    """Whether a stored entry says all that ``result`` says: the result and its reason,
+    when, the evidence it rests on and its links, and the time saved."""
+    return (
+        (row.result, row.reason, row.at, row.revision_id, row.reaction_id, row.outcome_id)
+        == result.key()[:6]
+        and row.evidence == stored_evidence(result)
+        and row.saved_seconds == _saved(result)
+    )
 
 
 def latest_entries(session: Session, pr_id: int) -> dict[int, LedgerEntryRow]:
@@ -52,15 +69,25 @@ def record_results(
     now: datetime,
 ) -> list[LedgerEntryRow]:
     """Append an entry for each result that differs from its rule's newest entry. A
-    pending result is only written to take back an earlier one (a 👎 removed)."""
+    pending result is only written to take back an earlier one (a 👎 removed); a rule
+    with an entry and no result any more (a ``missed`` whose merge was reverted after
+    all) gets a ``pending`` entry that says ``retracted``."""
     latest = latest_entries(session, cast(int, pr.id))
     added = []
+    results = list(results)
+    judged = {rule_ids[r.rule] for r in results}
+    keys = {rule_id: key for key, rule_id in rule_ids.items()}
+    for rule_id, newest in latest.items():
+        if rule_id not in judged and newest.result != LiveResult.PENDING.value:
+            results.append(
+                RuleOnPullRequest(keys[rule_id], LiveResult.PENDING, "retracted", newest.at)
+            )
     for result in results:
         rule_id = rule_ids[result.rule]
         before = latest.get(rule_id)
         if before is None and result.result is LiveResult.PENDING:
             continue
-        if before is not None and entry_key(before) == result.key():
+        if before is not None and agrees(before, result):
             continue
         row = LedgerEntryRow(
             rule_id=rule_id,
@@ -72,9 +99,8 @@ def record_results(
             reaction_id=result.reaction_id,
             outcome_id=result.outcome_id,
             corrects_id=before.id if before is not None else None,
-            evidence=[dict(link) for link in result.evidence]
-            + ([{"kind": "disputed"}] if result.disputed else []),
-            saved_seconds=result.saved.total_seconds() if result.saved is not None else None,
+            evidence=stored_evidence(result),
+            saved_seconds=_saved(result),
             settled_at=now,
         )
         session.add(row)

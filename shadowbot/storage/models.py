@@ -284,14 +284,16 @@ class LedgerEntryRow(SQLModel, table=True):
 
 
 class SettlementRunRow(SQLModel, table=True):
-    """A run of the settlement job: the time it settled as of, which ``ledger verify``
-    settles as of again."""
+    """A run of the settlement job: the time and the policy it settled with, which
+    ``ledger verify`` settles with again (whatever the settings of the shell it runs in)."""
 
     __tablename__ = "settlement_run"
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(sa_type=UTCDateTime, index=True)
     entries: int = 0
+    #: ``{"grace_seconds", "revert_seconds", "closed_unmerged", "mergers"}``
+    policy: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
 
 
 class AuditEventRow(SQLModel, table=True):
