@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from shadowbot.live.service import JOBS
 from shadowbot.live.settling import record_figures, verify
-from shadowbot.storage import LedgerEntryRow, ReactionRow, RuleRow, utcnow
+from shadowbot.storage import LedgerEntryRow, OutcomeRow, ReactionRow, RuleRow, utcnow
 from shadowbot.storage.evidence import rule_keys
 from shadowbot.storage.ledger_store import states
 from shadowbot.web.app import DATABASE, SETTINGS
@@ -309,3 +309,39 @@ async def test_ledger_verify_finds_a_changed_objector(database_url, sim):
             session.add(entry)
             session.commit()
         assert [d.number for d in verified(bot) if not d.stale] == [number]
+
+
+async def test_a_per_rule_comment_of_a_disabled_rule_says_so_and_claims_nothing(database_url, sim):
+    from shadowbot.offline.ledger_view import override_rule
+
+    env = {**QUIET_JOBS, "SHADOWBOT_POSTING_MODE": "per-rule"}
+    async with running_bot(sim, database_url, **env) as bot:
+        number = await writer_pair_claim(sim)
+        await bot.quiet()
+        with Session(bot.app[DATABASE]) as session:
+            override_rule(session, bot.app[SETTINGS], RULE, "disable", "noisy", "cli:m", utcnow())
+            session.commit()
+        await settle(bot)
+        (mine,) = [c for c in bot.bot_comments(number) if f'"rule":"{RULE}"' in c.body]
+        assert "is disabled" in mine.body and "disabled by cli:m: noisy" in mine.body
+        assert '"claims":[]' in mine.body
+
+
+async def test_a_reopen_whose_webhook_was_lost_is_known_at_the_next_evaluation(database_url, sim):
+    async with running_bot(sim, database_url, **QUIET_JOBS) as bot:
+        number = await writer_pair_claim(sim)
+        await bot.quiet()
+        await sim.close(sim.repo, number)
+        await bot.quiet()
+        sim.drop_webhooks(1)
+        await sim.reopen(sim.repo, number)
+        await bot.quiet()
+        await sim.review(sim.repo, number, "carol", "APPROVED")
+        await settle(bot, later=timedelta(hours=3))
+        # Open again: its claim is still pending (no entry), not settled as closed unmerged.
+        assert (record(bot).closed_unmerged, record(bot).neutral) == (0, 0)
+        with Session(bot.app[DATABASE]) as session:
+            kinds = [o.kind for o in session.exec(select(OutcomeRow).order_by(OutcomeRow.id))]
+            assert kinds == ["closed", "reopened"]
+            assert session.exec(select(LedgerEntryRow)).all() == []
+        assert verified(bot) == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -204,8 +204,9 @@ class Pipeline:
         action = combined_action(
             evaluations, self.settings.post_when, existing=existing is not None
         )
+        retired = await self._retire(gh, lock, pr, mine, (), disabled)
         if action == "none":
-            return []
+            return retired
         body = render_combined(
             pr.repository,
             pr.number,
@@ -215,7 +216,7 @@ class Pipeline:
             disabled=disabled,
         )
         written = await posting.upsert_comment(gh, lock, pr.repository, pr.number, body, existing)
-        return [Shown(written, None, _summary(evaluations), written.shown_at)]
+        return [*retired, Shown(written, None, _summary(evaluations), written.shown_at)]
 
     async def _post_per_rule(
         self,
@@ -242,16 +243,34 @@ class Pipeline:
             )
             summary = _summary([(rule, verdict)])
             shown.append(Shown(written, rule.key, summary, written.shown_at))
-        for key, reason in disabled.items():
-            existing = posting.pick_rule(mine, key)
-            if existing is None or existing.marker is None:
+        evaluated = {rule.key for rule, _ in evaluations}
+        shown += await self._retire(gh, lock, pr, mine, evaluated, disabled)
+        return shown
+
+    async def _retire(
+        self,
+        gh: GitHubAPI,
+        lock: asyncio.Lock,
+        pr: Snapshot,
+        mine: list[posting.OwnComment],
+        current: Collection[str],
+        disabled: Mapping[str, str],
+    ) -> list[Shown]:
+        """Edit the bot's per-rule comments of rules that no longer evaluate here (disabled,
+        replaced by a new version, or removed) to say so: a claim left on screen would
+        still collect reactions."""
+        shown = []
+        for comment in mine:
+            key = comment.marker.rule if comment.marker and comment.marker.kind == "rule" else None
+            if key is None or key in current:
                 continue
+            reason = disabled.get(key, "this rule version no longer runs on this repository")
             body = render_rule_disabled(
-                pr.repository, pr.number, existing.marker.head_sha, key, reason,
-                handle=self.settings.handle,
+                pr.repository, pr.number, comment.marker.head_sha if comment.marker else "",
+                key, reason, handle=self.settings.handle,
             )  # fmt: skip
             written = await posting.upsert_comment(
-                gh, lock, pr.repository, pr.number, body, existing
+                gh, lock, pr.repository, pr.number, body, comment
             )
             gone: dict[str, object] = {"claims": [], "decisions": {}, "disabled": [key]}
             shown.append(Shown(written, key, gone, written.shown_at))
@@ -269,6 +288,10 @@ class Pipeline:
         with Session(self.database) as session:
             repo = records.repository(session, pr.repository, installation_id)
             row = records.pull_request(session, repo, pr)
+            if row.closed_at is not None and row.merged_at is None:
+                # GitHub shows it open again: its reopen webhook was lost (GitHub's time of
+                # the reopen is at latest the PR's updated_at).
+                records.outcome(session, row, "reopened", pr.head_sha, "", pr.updated_at)
             records.verdicts(session, row, pr.head_sha, evaluations)
             for item in shown:
                 comment_id = None

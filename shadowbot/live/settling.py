@@ -180,7 +180,7 @@ def update_states(
             thresholds,
             overrides.get(rule_id, ()),
             settled.get(rule_id, ()),
-            settings.promote_max_loss_rate,
+            _promotion_rate(settings, name),
         )
         before = known.get(rule_id, (RuleState.ACTIVE.value, ""))[0]
         if after.value == before:
@@ -193,6 +193,14 @@ def update_states(
         add_audit(session, rule_id, actor, STATE, reason, detail, at=now)
         changes.append(StateChange(key, before, after.value, reason))
     return changes
+
+
+def _promotion_rate(settings: Settings, name: str) -> float | None:
+    """The global target loss rate, unless the rule has its own ``promote_wins``."""
+    own = settings.rule_thresholds.get(name)
+    if own is not None and own.promote_wins != settings.thresholds.promote_wins:
+        return None
+    return settings.promote_max_loss_rate
 
 
 def _last_change_at(session: Session) -> dict[int, datetime]:
