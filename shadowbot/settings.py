@@ -90,6 +90,23 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     log_level: str = "INFO"
+    #: Where people reach the pages (``https://shadowbot.example.org``), without a
+    #: trailing slash; None when the pages are not published. Absolute links (the Atom
+    #: feed, verdict comments) start with it.
+    public_url: str | None = None
+    #: GitHub's web address, for links to pull requests (GitHub Enterprise Server: yours).
+    github_web_url: str = "https://github.com"
+    #: Repositories (``owner/name``, lowered) whose data is private (DESIGN.md, "Pages and
+    #: privacy"): the schema has no privacy flag, so a repository is public unless listed.
+    private_repositories: frozenset[str] = frozenset()
+    #: Private repositories whose details (titles, logins, notes) the pages may show.
+    shown_repositories: frozenset[str] = frozenset()
+
+    def details_hidden(self, repository: str) -> bool:
+        """Whether the pages must leave out ``repository``'s titles, logins and notes: it
+        is private and not named as shown (it still counts in the figures)."""
+        name = repository.lower()
+        return name in self.private_repositories and name not in self.shown_repositories
 
     def posting_mode_for(self, repository: str) -> str:
         return self.repository_modes.get(repository.lower(), self.posting_mode)
@@ -190,6 +207,33 @@ def _logins(name: str, value: Any) -> frozenset[str]:
     return frozenset(_text(name, item).lower() for item in items if str(item).strip())
 
 
+_REPOSITORY = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}\Z")
+
+
+def _repositories(name: str, value: Any) -> frozenset[str]:
+    """``owner/name`` repositories, lowered: GitHub ignores their case."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ConfigError(f"{name}: expected a list of owner/name repositories, got {value!r}")
+    found = set()
+    for item in items:
+        text = str(item).strip()
+        if not text:
+            continue
+        if not _REPOSITORY.match(text):
+            raise ConfigError(f"{name}: expected owner/name, got {item!r}")
+        found.add(text.lower())
+    return frozenset(found)
+
+
+def _web_url(name: str, value: Any) -> str:
+    """An absolute http(s) URL, without a trailing slash."""
+    text = _text(name, value).rstrip("/")
+    if not re.match(r"https?://[^/\s]+(/\S*)?\Z", text):
+        raise ConfigError(f"{name}: expected an http:// or https:// URL, got {value!r}")
+    return text
+
+
 def _private_key(name: str, value: Any) -> Secret:
     text = _text(name, value)
     if "-----BEGIN" in text:
@@ -224,6 +268,10 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "host": _text,
     "port": lambda n, v: _int(n, v, minimum=1),
     "log_level": _choice("DEBUG", "INFO", "WARNING", "ERROR"),
+    "public_url": _web_url,
+    "github_web_url": _web_url,
+    "private_repositories": _repositories,
+    "shown_repositories": _repositories,
 }
 _THRESHOLD_KEYS = {f.name for f in fields(Thresholds)}
 
@@ -254,6 +302,10 @@ ENVIRONMENT_HELP: dict[str, str] = {
     "SHADOWBOT_HOST": "address to listen on (default 127.0.0.1)",
     "SHADOWBOT_PORT": "port to listen on (default 8080)",
     "SHADOWBOT_LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR",
+    "SHADOWBOT_PUBLIC_URL": "where people reach the pages, e.g. https://shadowbot.example.org",
+    "SHADOWBOT_GITHUB_WEB_URL": "GitHub's web address for PR links (https://github.com)",
+    "SHADOWBOT_PRIVATE_REPOSITORIES": "comma-separated owner/name: private, details hidden",
+    "SHADOWBOT_SHOWN_REPOSITORIES": "private owner/name whose details the pages may show",
 }
 
 

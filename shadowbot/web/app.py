@@ -18,6 +18,7 @@ from shadowbot.settings import Settings
 from shadowbot.storage import migrated
 from shadowbot.web.intake import Delivery, DeliveryStore, is_handled, read_action
 from shadowbot.web.signature import verify
+from shadowbot.web.site import add_pages
 
 log = logging.getLogger(__name__)
 
@@ -129,4 +130,6 @@ def create_app(settings: Settings, handler_factory: HandlerFactory) -> web.Appli
             yield
 
     app.cleanup_ctx.append(resources)
+    # The public pages (docs/pages.md), opened after the database they read.
+    add_pages(app, settings, DATABASE)
     return app
