@@ -81,7 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--port", type=int, default=0, help="the simulated GitHub's port")
     demo.add_argument(
-        "--keep-running", action="store_true", help="keep serving after the story, to browse"
+        "--keep-running",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep serving the pages after the story until Ctrl-C (default: in a terminal)",
     )
     demo.add_argument("--script", type=Path, metavar="FILE", help="play a scenario script")
     _add_ledger_commands(commands)
@@ -205,9 +208,8 @@ def run_demo(settings: Settings, args: argparse.Namespace) -> int:
     for leftover in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
         leftover.unlink(missing_ok=True)
     logging.getLogger().setLevel(logging.WARNING)  # the story is the output
-    asyncio.run(
-        play_demo(settings, database, args.port, args.keep_running, print, script=args.script)
-    )
+    keep_running = sys.stdout.isatty() if args.keep_running is None else args.keep_running
+    asyncio.run(play_demo(settings, database, args.port, keep_running, print, script=args.script))
     return 0
 
 

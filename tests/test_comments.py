@@ -133,12 +133,12 @@ def test_a_per_rule_comment_tells_whether_its_reactions_count(verdict, expected,
         (None, None),
     ],
 )
-def test_the_dashboard_link_is_shown_only_for_a_web_address(url, shown):
+def test_the_page_link_is_shown_only_for_a_web_address(url, shown):
     body = combined(dashboard_url=url)
     if shown is None:
-        assert "dashboard" not in body
+        assert "its public page" not in body
     else:
-        assert f"[the dashboard]{shown}" in body
+        assert f"[its public page]{shown}" in body
 
 
 # -- untrusted text cannot break out ---------------------------------------------------

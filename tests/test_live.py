@@ -105,3 +105,13 @@ async def test_a_note_naming_a_rule_is_kept_with_that_rule(database_url, sim):
             ("carol only skimmed it", "dave", "writer-pair", False),
             ("TODO: check aarch64", "dave", None, False),
         ]
+
+
+async def test_the_verdict_links_to_the_pull_requests_page_when_the_pages_are_public(
+    database_url, sim
+):
+    async with running_bot(sim, database_url, SHADOWBOT_PUBLIC_URL="https://bot.example") as bot:
+        number = await writer_pair_claim(sim)
+        await bot.quiet()
+        (comment,) = bot.bot_comments(number)
+        assert f"(https://bot.example/prs/{sim.repo}/{number})" in comment.body

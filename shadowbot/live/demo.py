@@ -104,6 +104,8 @@ def demo_settings(base: Settings, sim: Simulator, database: Path, secret: str) -
         private_key=Secret(sim.private_key_pem),
         webhook_secret=Secret(secret),
         github_api_url=sim.url,
+        # The pages link each PR to where it lives: here, the simulator's PR pages.
+        github_web_url=sim.url,
         grace_period=GRACE,
         revert_window=REVERT_WINDOW,
         thresholds=LIMITS,
@@ -565,6 +567,8 @@ async def run_demo(
             for line in [*ledger_lines(app), BOUND, *verify_lines(app)]:
                 say(line)
             say("\nWhere to look:")
+            board = (sim.webhook_url or "").removesuffix("/webhook")
+            say(f"  {board}/   (the leaderboard: every rule's record, its evidence, its PRs)")
             for number in numbers:
                 say(f"  {sim.url}/{REPO}/pull/{number}   (the PR page, with the bot's comment)")
             say(f"  {database}   (the bot's SQLite database: verdicts, reactions, the ledger)")
@@ -572,4 +576,4 @@ async def run_demo(
                 say("\nServing until you press Ctrl-C.")
                 await asyncio.Event().wait()
             else:
-                say("\nRun `shadowbot demo --keep-running` to keep the pages up and browse them.")
+                say("\nRun `shadowbot demo --keep-running` in a terminal to browse the pages.")

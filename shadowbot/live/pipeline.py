@@ -213,6 +213,7 @@ class Pipeline:
             pr.head_sha,
             evaluations,
             handle=self.settings.handle,
+            dashboard_url=self._page_of(pr),
             disabled=disabled,
         )
         written = await posting.upsert_comment(gh, lock, pr.repository, pr.number, body, existing)
@@ -235,7 +236,13 @@ class Pipeline:
         }
         for rule, verdict in per_rule_targets(evaluations, existing_keys):
             body = render_rule_comment(
-                pr.repository, pr.number, pr.head_sha, rule, verdict, handle=self.settings.handle
+                pr.repository,
+                pr.number,
+                pr.head_sha,
+                rule,
+                verdict,
+                handle=self.settings.handle,
+                dashboard_url=self._page_of(pr),
             )
             existing = posting.pick_rule(mine, rule.key)
             written = await posting.upsert_comment(
@@ -246,6 +253,11 @@ class Pipeline:
         evaluated = {rule.key for rule, _ in evaluations}
         shown += await self._retire(gh, lock, pr, mine, evaluated, disabled)
         return shown
+
+    def _page_of(self, pr: Snapshot) -> str | None:
+        """The PR's page on the public pages, when they have a public address."""
+        base = self.settings.public_url
+        return f"{base.rstrip('/')}/prs/{pr.repository}/{pr.number}" if base else None
 
     async def _retire(
         self,
