@@ -18,15 +18,17 @@ from shadowbot.web.board import Board
 from shadowbot.web.data import audit_data, leaderboard_data, pr_data, rule_data
 
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
+#: Each reaction as its emoji and its name: the name reads where no emoji font is installed,
+#: and to a screen reader.
 EMOJI = {
-    "+1": "👍",
-    "-1": "👎",
-    "laugh": "😄",
-    "hooray": "🎉",
-    "confused": "😕",
-    "heart": "❤️",
-    "rocket": "🚀",
-    "eyes": "👀",
+    "+1": "👍 thumbs up",
+    "-1": "👎 thumbs down",
+    "laugh": "😄 laugh",
+    "hooray": "🎉 hooray",
+    "confused": "😕 confused",
+    "heart": "❤️ heart",
+    "rocket": "🚀 rocket",
+    "eyes": "👀 eyes",
 }
 _STATUS_TITLES = {
     400: "Bad request",
