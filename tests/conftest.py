@@ -92,3 +92,36 @@ def github_graphql_schema() -> Path:
             check=True,
         )  # fmt: skip
     return schema
+
+
+# --- axe_js: the axe-core accessibility checker, from the npm registry --------------------
+
+AXE_JS = "SHADOWBOT_AXE_JS"
+AXE_CORE = "axe-core@4.14.1"
+
+
+@pytest.fixture(scope="session")
+def axe_js() -> str:
+    """The source of ``axe.min.js``: the file ``SHADOWBOT_AXE_JS`` names (CI fetches it), or
+    else the npm package, installed once into the user's cache folder."""
+    named = os.environ.get(AXE_JS)
+    if named:
+        return Path(named).read_text(encoding="utf-8")
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = cache / "shadowbot-tests" / AXE_CORE
+    script = folder / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.exists():
+        import shutil
+        import subprocess
+
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.fail(f"{AXE_JS} is not set and npm is missing to fetch {AXE_CORE}")
+        folder.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [npm, "install", "--silent", "--no-save", "--no-package-lock", "--no-audit",
+             "--no-fund", AXE_CORE],
+            cwd=folder,
+            check=True,
+        )  # fmt: skip
+    return script.read_text(encoding="utf-8")

@@ -171,7 +171,8 @@ async def test_a_rules_page_lists_its_losses_first_with_who_and_when(client):
     ledger = re.search(r'<table id="rule-ledger">.*?</table>', html, re.S).group(0)
     results = re.findall(r'<span class="result-(win|loss)">', ledger)
     assert results == ["loss", "loss", "loss", "win"]
-    assert "👎 thumbs down by carol on" in ledger and '<span class="disputed">disputed</span>' in ledger
+    assert "👎 thumbs down by carol on" in ledger
+    assert '<span class="disputed">disputed</span>' in ledger
     assert 'href="https://github.com/acme/pkgs/pull/4"' in ledger
     assert 'href="/prs/acme/pkgs/2"' in ledger
     assert "Fix &lt;b&gt;bold&lt;/b&gt; claims @someone" in ledger and "<b>" not in html
