@@ -97,16 +97,19 @@ class Settings:
     #: GitHub's web address, for links to pull requests (GitHub Enterprise Server: yours).
     github_web_url: str = "https://github.com"
     #: Repositories (``owner/name``, lowered) whose data is private (DESIGN.md, "Pages and
-    #: privacy"): the schema has no privacy flag, so a repository is public unless listed.
+    #: privacy"), besides those GitHub says are private.
     private_repositories: frozenset[str] = frozenset()
     #: Private repositories whose details (titles, logins, notes) the pages may show.
     shown_repositories: frozenset[str] = frozenset()
 
-    def details_hidden(self, repository: str) -> bool:
+    def details_hidden(self, repository: str, private: bool | None = False) -> bool:
         """Whether the pages must leave out ``repository``'s titles, logins and notes: it
-        is private and not named as shown (it still counts in the figures)."""
+        is private (GitHub says so, ``private``; None: not known yet, so kept private; or
+        ``private_repositories`` lists it) and ``shown_repositories`` does not name it. It
+        still counts in the figures either way."""
         name = repository.lower()
-        return name in self.private_repositories and name not in self.shown_repositories
+        secret = private is not False or name in self.private_repositories
+        return secret and name not in self.shown_repositories
 
     def posting_mode_for(self, repository: str) -> str:
         return self.repository_modes.get(repository.lower(), self.posting_mode)

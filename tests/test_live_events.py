@@ -268,3 +268,12 @@ async def test_a_burst_on_one_pr_is_evaluated_once_on_its_newest_state(sim, tmp_
         # At most the first label alone, then one evaluation for all queued behind it.
         assert evaluations in (1, 2) and evaluations + coalesced == 5
         assert [a for a, _ in bot.processed("pull_request")].count("labeled") == 5
+
+
+async def test_a_repository_is_private_as_github_says_in_its_webhooks(database_url, sim):
+    async with running_bot(sim, database_url) as bot:
+        await sim.open_pr(sim.repo, "dave", "hello: update", files=[PACKAGE])
+        await bot.quiet()
+        with bot.session() as session:
+            (repo,) = session.exec(select(RepositoryRow)).all()
+            assert repo.private is False  # the simulator's repositories are public

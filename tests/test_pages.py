@@ -375,7 +375,10 @@ def test_the_pages_settings_are_read_and_checked():
     )
     assert settings.public_url == "https://bot.example.org"
     assert settings.details_hidden("acme/secret") and not settings.details_hidden("ACME/shown")
-    assert not settings.details_hidden("acme/pkgs")  # public unless listed
+    assert not settings.details_hidden("acme/pkgs", private=False)  # GitHub says public
+    assert settings.details_hidden("acme/pkgs", private=True)  # GitHub says private
+    assert settings.details_hidden("acme/pkgs", private=None)  # not known yet: kept private
+    assert not settings.details_hidden("acme/shown", private=True)  # named as shown
     for key, value, message in [
         ("SHADOWBOT_PUBLIC_URL", "bot.example.org", "expected an http:// or https:// URL"),
         ("SHADOWBOT_PRIVATE_REPOSITORIES", "acme", "expected owner/name, got 'acme'"),

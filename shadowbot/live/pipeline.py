@@ -65,6 +65,7 @@ class Pipeline:
 
     def __post_init__(self) -> None:
         self.commands = CommandHandler(self)
+        self._privacy: dict[str, bool] = {}
 
     def coalesce_key(self, delivery: DeliveryRow) -> str | None:
         """The PR (or head commit) a delivery only re-evaluates, if that is all it does."""
@@ -97,7 +98,28 @@ class Pipeline:
         handler = handlers.get(delivery.event)
         if handler is not None:
             await handler(delivery.action, payload)
+            await self._note_privacy(payload)
             await self._sweep(payload)
+
+    async def _note_privacy(self, payload: dict[str, Any]) -> None:
+        """Record whether each repository the payload names is private, as GitHub says
+        (every webhook carries ``repository.private``): the pages show a private
+        repository's details only when configured to (DESIGN.md, "Pages and privacy")."""
+        repositories = [
+            payload.get("repository") or {},
+            *(payload.get("repositories") or []),
+            *(payload.get("repositories_added") or []),
+        ]
+        changed = {
+            str(r["full_name"]): r["private"]
+            for r in repositories
+            if r.get("full_name")
+            and isinstance(r.get("private"), bool)
+            and self._privacy.get(str(r["full_name"])) is not r["private"]
+        }
+        if changed:
+            await asyncio.to_thread(self._record_privacy, changed)
+            self._privacy.update(changed)
 
     async def _sweep(self, payload: dict[str, Any]) -> None:
         """Read the reactions on the PR's verdict comments: any event for a PR is a
@@ -329,6 +351,12 @@ class Pipeline:
     def _record_outcome(self, repo: str, pr: dict[str, Any], kind: str, actor: str) -> None:
         with Session(self.database) as session:
             record_outcome(session, repo, pr, kind, actor)
+            session.commit()
+
+    def _record_privacy(self, privacy: dict[str, bool]) -> None:
+        with Session(self.database) as session:
+            for name, private in privacy.items():
+                records.privacy(session, name, private)
             session.commit()
 
     def _record_repositories(self, names: list[str], installation_id: int | None) -> None:

@@ -56,6 +56,16 @@ def repository(session: Session, full_name: str, installation_id: int | None) ->
     return row
 
 
+def privacy(session: Session, full_name: str, private: bool) -> None:
+    """Whether a repository the bot knows is private, as GitHub says."""
+    row = session.exec(
+        select(RepositoryRow).where(RepositoryRow.full_name == full_name)
+    ).one_or_none()
+    if row is not None and row.private is not private:
+        row.private = private
+        session.add(row)
+
+
 def _pull_request_in(session: Session, repo: RepositoryRow, number: int) -> PullRequestRow | None:
     return session.exec(
         select(PullRequestRow).where(
