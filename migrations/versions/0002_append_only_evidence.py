@@ -2,7 +2,8 @@
 row added, never rewritten; the ledger appends an entry when a result changes.
 
 - ``pull_request``: ``author_type``, ``evidence_at``.
-- ``verdict``: one row per evaluation (the unique constraint goes).
+- ``verdict``: one row per evaluation (the unique constraint goes); each rule's claims
+  and errors indexed by decision.
 - ``verdict_comment`` (new): the bot's verdict comments, backfilled from revisions.
 - ``revision``: ``recorded_at``; ``hidden_at`` goes (the next revision hides it).
 - ``reaction``: tied to a verdict comment (``comment_id``), not to a revision; seen
@@ -105,12 +106,20 @@ def _upgrade_pull_request() -> None:
     )
     op.add_column("pull_request", _at("evidence_at", nullable=True))
     op.create_index("ix_pull_request_evidence_at", "pull_request", ["evidence_at"])
+    # In place too (pull_request points at repository). NULL: not known yet.
+    op.add_column("repository", sa.Column("private", sa.Boolean(), nullable=True))
 
 
 def _upgrade_verdict() -> None:
     with op.batch_alter_table("verdict") as batch:
         batch.drop_constraint("uq_verdict_rule_pull_request_head", type_="unique")
         batch.create_index("ix_verdict_pull_request_head", ["pull_request_id", "head_sha"])
+    # Each rule's claims and errors, read from the index alone (``ledger show``, the pages).
+    op.create_index(
+        "ix_verdict_decision_rule_pull_request",
+        "verdict",
+        ["decision", "rule_id", "pull_request_id"],
+    )
 
 
 def _create_verdict_comment() -> None:
@@ -431,6 +440,7 @@ def _downgrade_verdict() -> None:
         " AND newer.pull_request_id = verdict.pull_request_id"
         " AND newer.head_sha = verdict.head_sha AND newer.id > verdict.id)"
     )
+    op.drop_index("ix_verdict_decision_rule_pull_request", table_name="verdict")
     op.drop_index("ix_verdict_pull_request_head", table_name="verdict")
     with op.batch_alter_table("verdict") as batch:
         batch.create_unique_constraint(
@@ -444,3 +454,4 @@ def _downgrade_pull_request() -> None:
     op.drop_index("ix_pull_request_evidence_at", table_name="pull_request")
     op.drop_column("pull_request", "evidence_at")
     op.drop_column("pull_request", "author_type")
+    op.drop_column("repository", "private")

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine as Database
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from shadowbot.core.figures import Entry, Figures, Override, figures, state_of
 from shadowbot.core.ledger import RuleState
@@ -38,11 +39,11 @@ from shadowbot.storage.evidence import every_judged, gather, open_to_settlement,
 from shadowbot.storage.ledger_store import (
     OVERRIDE,
     STATE,
-    CurrentEntry,
     add_audit,
     agrees,
     audit_events,
     current_entries,
+    current_results,
     disabled_rules,
     last_settlement,
     latest_entries,
@@ -101,40 +102,27 @@ def settle_all(database: Database, settings: Settings, now: datetime) -> SettleR
 
 
 def record_figures(session: Session) -> dict[int, Figures]:
-    """Each rule version's record from the ledger as it stands, by rule id."""
-    by_rule: dict[int, list[CurrentEntry]] = defaultdict(list)
-    for current in current_entries(session):
-        by_rule[current.entry.rule_id].append(current)
+    """Each rule version's record from the ledger as it stands, by rule id: the newest
+    entry of each (rule version, PR) read as columns in one query, counted once."""
+    by_rule: dict[int, list[Entry]] = defaultdict(list)
+    for current in current_results(session):
+        by_rule[current.rule_id].append(current.entry())
     errors = error_counts(session)
     return {
-        rule_id: figures((_entry(c) for c in by_rule.get(rule_id, [])), errors.get(rule_id, 0))
+        rule_id: figures(by_rule.get(rule_id, []), errors.get(rule_id, 0))
         for rule_id in rule_keys(session)
     }
 
 
-def _entry(current: CurrentEntry) -> Entry:
-    entry = current.entry
-    return Entry(
-        result=entry.result,
-        reason=entry.reason,
-        saved_seconds=entry.saved_seconds,
-        author_type=current.pr.author_type,
-        disputed=any(link.get("kind") == "disputed" for link in entry.evidence),
-        at=entry.at,
-    )
-
-
 def error_counts(session: Session) -> dict[int, int]:
-    """Per rule version, the PRs on which it yielded ``error`` at least once."""
+    """Per rule version, the PRs on which it yielded ``error`` at least once (read from
+    ``ix_verdict_decision_rule_pull_request`` alone)."""
     rows = session.exec(
-        select(VerdictRow.rule_id, VerdictRow.pull_request_id)
+        select(VerdictRow.rule_id, func.count(sa.distinct(col(VerdictRow.pull_request_id))))
         .where(VerdictRow.decision == "error")
-        .distinct()
+        .group_by(col(VerdictRow.rule_id))
     )
-    counts: dict[int, int] = defaultdict(int)
-    for rule_id, _ in rows:
-        counts[rule_id] += 1
-    return dict(counts)
+    return {rule_id: int(count) for rule_id, count in rows}
 
 
 def overrides_of(session: Session) -> dict[int, list[Override]]:

@@ -4,7 +4,8 @@
 The figures are :func:`shadowbot.live.settling.record_figures` (the ledger's newest entry
 per (rule version, PR)) plus the claims the ledger has no entry for yet: the settlement
 job writes nothing for a claim still pending (an open PR, a grace period not over), so
-those are counted from the ``merge`` verdicts here (:func:`count_unsettled`). A rule's
+those are counted from the ``merge`` verdicts the ledger has no entry for
+(:func:`shadowbot.storage.ledger_store.unsettled_claims`, :func:`count_unsettled`). A rule's
 state is the newest ``state`` event of the audit log; DESIGN.md's "shadow mode" is
 stored as ``active`` and shown as ``shadow``.
 """
@@ -31,8 +32,8 @@ from shadowbot.live.settling import (
     update_states,
 )
 from shadowbot.settings import Settings
-from shadowbot.storage import PullRequestRow, RuleRow, VerdictRow
-from shadowbot.storage.ledger_store import OVERRIDE, add_audit, current_entries, states
+from shadowbot.storage import RuleRow
+from shadowbot.storage.ledger_store import OVERRIDE, add_audit, states, unsettled_claims
 
 SHADOW = "shadow"
 #: Shown beside a state set by a manual override, in the text table.
@@ -261,47 +262,55 @@ def table(headings: Sequence[str], rows: Iterable[Sequence[str]], left: int = 1)
 def load_views(session: Session, settings: Settings) -> list[RuleView]:
     """Every recorded rule version's record, by name and version."""
     records = record_figures(session)
-    settled = {(c.entry.rule_id, c.entry.pull_request_id) for c in current_entries(session)}
-    unsettled = count_unsettled(_claims(session), settled)
+    unsettled = count_unsettled(
+        ((rule_id, pr_id, kind) for rule_id, pr_id, kind, _ in unsettled_claims(session)), ()
+    )
     overrides = overrides_of(session)
     known = states(session)
-    views = []
     rows = session.exec(select(RuleRow).order_by(col(RuleRow.name), col(RuleRow.version)))
-    for row in rows:
-        rule_id = cast(int, row.id)
-        record = with_pending(records[rule_id], unsettled.get(rule_id, Counter()))
-        stored, why = known.get(rule_id, (RuleState.ACTIVE.value, ""))
-        by_record = state_of(
-            record.wins,
-            record.losses,
-            settings.thresholds_for(row.name),
-            promote_max_loss_rate=settings.promote_max_loss_rate,
+    return [
+        rule_view(
+            row,
+            records[cast(int, row.id)],
+            unsettled.get(cast(int, row.id), {}),
+            overrides.get(cast(int, row.id), ()),
+            known.get(cast(int, row.id)),
+            settings,
         )
-        manual = set_manually(stored, overrides.get(rule_id, []), by_record)
-        views.append(
-            RuleView(
-                row.name,
-                row.version,
-                row.description,
-                shown_state(stored),
-                manual,
-                why,
-                record,
-                row.first_seen_at,
-            )
-        )
-    return views
+        for row in rows
+    ]
 
 
-def _claims(session: Session) -> list[tuple[int, int, str]]:
-    """(rule id, PR id, author type) of every ``merge`` verdict, once per pair."""
-    rows = session.exec(
-        select(VerdictRow.rule_id, VerdictRow.pull_request_id, PullRequestRow.author_type)
-        .join(PullRequestRow, col(PullRequestRow.id) == col(VerdictRow.pull_request_id))
-        .where(VerdictRow.decision == "merge")
-        .distinct()
+def rule_view(
+    row: RuleRow,
+    record: Figures,
+    unsettled: Mapping[str, int],
+    overrides: Sequence[Override],
+    stored: tuple[str, str] | None,
+    settings: Settings,
+) -> RuleView:
+    """One rule version's view: its ledger record (:func:`record_figures`) with its
+    claims not settled yet (by author kind) as pending, and its stored state (the newest
+    ``state`` event: the state and why) with whether a manual override set it."""
+    record = with_pending(record, unsettled)
+    state, why = stored or (RuleState.ACTIVE.value, "")
+    by_record = state_of(
+        record.wins,
+        record.losses,
+        settings.thresholds_for(row.name),
+        promote_max_loss_rate=settings.promote_max_loss_rate,
     )
-    return [(rule_id, pr_id, author_type) for rule_id, pr_id, author_type in rows]
+    manual = set_manually(state, overrides, by_record)
+    return RuleView(
+        row.name,
+        row.version,
+        row.description,
+        shown_state(state),
+        manual,
+        why,
+        record,
+        row.first_seen_at,
+    )
 
 
 def find_rule(session: Session, spec: str) -> RuleRow:

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlmodel import Session, col, select
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, select
 
+from shadowbot.core.figures import Entry
 from shadowbot.core.reduction import LiveResult, RuleOnPullRequest
 from shadowbot.storage.models import (
     AuditEventRow,
@@ -21,6 +23,7 @@ from shadowbot.storage.models import (
     PullRequestRow,
     RuleRow,
     SettlementRunRow,
+    VerdictRow,
     utcnow,
 )
 
@@ -117,20 +120,126 @@ class CurrentEntry:
     pr: PullRequestRow
 
 
+def newest_ids(rule_id: int | None = None) -> sa.Select[Any]:
+    """The id of the newest entry of each (rule version, PR): read from
+    ``ix_ledger_entry_rule_pull_request`` alone."""
+    query = sa.select(func.max(col(LedgerEntryRow.id)))
+    if rule_id is not None:
+        query = query.where(col(LedgerEntryRow.rule_id) == rule_id)
+    return query.group_by(col(LedgerEntryRow.rule_id), col(LedgerEntryRow.pull_request_id))
+
+
 def current_entries(session: Session, rule_id: int | None = None) -> list[CurrentEntry]:
     """The newest entry of every (rule version, PR), oldest first."""
     query = (
         select(LedgerEntryRow, PullRequestRow)
         .join(PullRequestRow, col(PullRequestRow.id) == col(LedgerEntryRow.pull_request_id))
+        .where(col(LedgerEntryRow.id).in_(newest_ids(rule_id)))
         .order_by(col(LedgerEntryRow.id))
     )
-    if rule_id is not None:
-        query = query.where(LedgerEntryRow.rule_id == rule_id)
-    newest: dict[tuple[int, int], CurrentEntry] = {}
-    for entry, pr in session.exec(query):
-        newest.pop((entry.rule_id, entry.pull_request_id), None)  # keep insertion order
-        newest[(entry.rule_id, entry.pull_request_id)] = CurrentEntry(entry, pr)
-    return sorted(newest.values(), key=lambda c: cast(int, c.entry.id))
+    return [CurrentEntry(entry, pr) for entry, pr in session.exec(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentResult:
+    """A ledger entry read as columns, with what the figures need of its pull request:
+    building an ORM object for each of a ledger's tens of thousands of entries costs
+    seconds."""
+
+    id: int
+    rule_id: int
+    pr_id: int
+    repository_id: int
+    author_type: str
+    result: str
+    reason: str
+    at: datetime | None
+    settled_at: datetime
+    saved_seconds: float | None
+    disputed: bool
+
+    def entry(self) -> Entry:
+        """The result as :func:`shadowbot.core.figures.figures` counts it."""
+        return Entry(
+            result=self.result,
+            reason=self.reason,
+            saved_seconds=self.saved_seconds,
+            author_type=self.author_type,
+            disputed=self.disputed,
+            at=self.at,
+        )
+
+
+def read_results(session: Session, where: sa.ColumnElement[bool]) -> list[CurrentResult]:
+    """The ledger entries ``where`` selects, oldest first, as columns."""
+    evidence = col(LedgerEntryRow.evidence)
+    # Only an entry whose evidence mentions a dispute is decoded (a few in a hundred).
+    maybe_disputed = sa.case((sa.cast(evidence, sa.Text).like("%disputed%"), evidence))
+    query = (
+        sa.select(
+            col(LedgerEntryRow.id),
+            col(LedgerEntryRow.rule_id),
+            col(LedgerEntryRow.pull_request_id),
+            col(PullRequestRow.repository_id),
+            col(PullRequestRow.author_type),
+            col(LedgerEntryRow.result),
+            col(LedgerEntryRow.reason),
+            col(LedgerEntryRow.at),
+            col(LedgerEntryRow.settled_at),
+            col(LedgerEntryRow.saved_seconds),
+            sa.type_coerce(maybe_disputed, sa.JSON),
+        )
+        .join(PullRequestRow, col(PullRequestRow.id) == col(LedgerEntryRow.pull_request_id))
+        .where(where)
+        .order_by(col(LedgerEntryRow.id))
+    )
+    return [
+        CurrentResult(
+            cast(int, id_), rule, pr, repo, kind, result, reason, at, settled, saved, _disputed(ev)
+        )
+        for id_, rule, pr, repo, kind, result, reason, at, settled, saved, ev in (
+            session.connection().execute(query)
+        )
+    ]
+
+
+def _disputed(evidence: list[dict[str, Any]] | None) -> bool:
+    return any(link.get("kind") == "disputed" for link in evidence or ())
+
+
+def current_results(session: Session) -> list[CurrentResult]:
+    """The newest entry of every (rule version, PR), oldest first, in one query: what
+    :func:`current_entries` gives, as columns."""
+    return read_results(session, col(LedgerEntryRow.id).in_(newest_ids()))
+
+
+def unsettled_claims(session: Session) -> list[tuple[int, int, str, int]]:
+    """(rule id, PR id, author type, repository id) of each pull request a rule version
+    claimed (said ``merge``) and the ledger has no entry for yet: the settlement job
+    writes nothing for a claim still pending. The claims are read from
+    ``ix_verdict_decision_rule_pull_request`` alone, each looked up in
+    ``ix_ledger_entry_rule_pull_request``."""
+    claims = (
+        sa.select(col(VerdictRow.rule_id), col(VerdictRow.pull_request_id))
+        .where(col(VerdictRow.decision) == "merge")
+        .distinct()
+        .subquery()
+    )
+    settled = sa.select(col(LedgerEntryRow.id)).where(
+        col(LedgerEntryRow.rule_id) == claims.c.rule_id,
+        col(LedgerEntryRow.pull_request_id) == claims.c.pull_request_id,
+    )
+    query = (
+        sa.select(
+            claims.c.rule_id,
+            claims.c.pull_request_id,
+            col(PullRequestRow.author_type),
+            col(PullRequestRow.repository_id),
+        )
+        .join(PullRequestRow, col(PullRequestRow.id) == claims.c.pull_request_id)
+        .where(~settled.exists())
+    )
+    return [(rule, pr, kind, repo) for rule, pr, kind, repo in session.connection().execute(query)]
 
 
 def add_audit(

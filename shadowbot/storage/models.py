@@ -80,6 +80,9 @@ class RepositoryRow(SQLModel, table=True):
     # GitHub ids outgrow 32 bits.
     installation_id: int | None = Field(default=None, sa_type=sa.BigInteger, index=True)
     posting_mode: str = Field(default="combined", sa_column_kwargs={"server_default": "combined"})
+    #: As GitHub says in every webhook (``repository.private``); None until one is seen, and
+    #: then treated as private: a repository's details are shown only once known public.
+    private: bool | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -118,6 +121,9 @@ class VerdictRow(SQLModel, table=True):
     __tablename__ = "verdict"
     __table_args__ = (
         sa.Index("ix_verdict_pull_request_head", "pull_request_id", "head_sha"),
+        # The claims and errors of every rule read from the index alone, never the table:
+        # ``ledger show`` and the leaderboard count them (docs/performance.md).
+        sa.Index("ix_verdict_decision_rule_pull_request", "decision", "rule_id", "pull_request_id"),
         _one_of("decision", DECISIONS, "ck_verdict_decision"),
     )
 

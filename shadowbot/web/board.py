@@ -1,10 +1,16 @@
-"""The records every page shows, read once per change of the data and then kept.
+"""The records every page shows, read once and then kept up to date.
 
-A :class:`Board` holds what ``shadowbot ledger show`` prints (:func:`load_views`, so the
-pages' figures are that command's figures) and what the pages add to it: each rule's
-wins and losses in time order (the trend), its manual overrides (hypothetical states),
-and the repositories. It is keyed by :func:`data_version`: a request costs one query
-over primary keys until something is recorded, then the board is read again.
+A :class:`Board` holds what ``shadowbot ledger show`` prints (each view is
+:func:`rule_view` of the same figures :func:`load_views` counts, so the pages' figures
+are that command's figures) and what the pages add to it: each rule's wins and losses
+in time order (the trend), its manual overrides (hypothetical states), and the
+repositories. It is keyed by :func:`data_version`: a request costs one query over
+primary keys until something is recorded.
+
+Then :class:`Records` reads only what was added since: every table the records come
+from is append-only, so a ledger entry appended costs reading that entry and counting
+its rule again, not reading the ledger (tens of thousands of entries) nor the verdicts
+(millions). The full read happens once, at the first request.
 """
 
 from __future__ import annotations
@@ -12,25 +18,29 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar, cast
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from shadowbot.core.figures import Entry, Figures, Override, figures
+from shadowbot.core.figures import Entry, Figures, Override, author_kind, figures
 from shadowbot.live.settling import overrides_of
-from shadowbot.offline.ledger_view import RuleView, count_unsettled, load_views, with_pending
+from shadowbot.offline.ledger_view import RuleView, rule_view, with_pending
 from shadowbot.settings import Settings
-from shadowbot.storage.evidence import rule_keys
+from shadowbot.storage import AuditEventRow, LedgerEntryRow, RuleRow, VerdictRow
+from shadowbot.storage.ledger_store import CurrentResult, current_results, states, unsettled_claims
 from shadowbot.storage.pages_queries import DataVersion, data_version, repositories
 from shadowbot.storage.pages_records import (
-    CurrentResult,
-    claims_by_repository,
-    current_results,
-    errors_by_repository,
+    Judged,
+    ReadUpTo,
+    error_pairs,
+    ids_since,
+    read_up_to,
+    results_since,
+    verdicts_since,
 )
 
 T = TypeVar("T")
@@ -44,6 +54,81 @@ class Repo:
     hidden: bool
 
 
+@dataclass(frozen=True, slots=True)
+class RuleRecord:
+    """One rule version's share of the board, counted again only when its results, its
+    claims not settled yet or its errors change."""
+
+    #: The ledger's figures with the errors, without the unsettled claims.
+    figures: Figures
+    #: Claims the ledger has no entry for yet, by author kind.
+    unsettled: Mapping[str, int]
+    #: (settled_at, result) of each current entry: for :func:`state_of`.
+    settled: tuple[tuple[datetime, str], ...]
+    #: (at, result) of each current win and loss in time order: the trend.
+    decided: tuple[tuple[datetime, str], ...]
+    #: The newest evidence behind any of its results.
+    last_activity: datetime | None
+    #: (repository id, entry) of each current entry, (repository id, author type) of
+    #: each unsettled claim, the repository of each PR it erred on: per repository.
+    entries: tuple[tuple[int, Entry], ...]
+    claims: tuple[tuple[int, str], ...]
+    errors: tuple[int, ...]
+    #: Its record on one repository's pull requests, by repository id: filled when asked.
+    scoped: dict[int, Figures] = field(default_factory=dict)
+
+    def on(self, repository_id: int) -> Figures:
+        """The record on one repository's pull requests only, counted as ``ledger show``
+        counts the whole record."""
+        found = self.scoped.get(repository_id)
+        if found is None:
+            mine = [entry for repo, entry in self.entries if repo == repository_id]
+            record = figures(mine, sum(repo == repository_id for repo in self.errors))
+            kinds = Counter(
+                author_kind(kind) for repo, kind in self.claims if repo == repository_id
+            )
+            found = self.scoped[repository_id] = with_pending(record, kinds)
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Current:
+    """A (rule version, PR)'s newest ledger entry, as the records keep it."""
+
+    id: int
+    repository_id: int
+    entry: Entry
+    settled_at: datetime
+
+    @classmethod
+    def of(cls, result: CurrentResult) -> Current:
+        return cls(result.id, result.repository_id, result.entry(), result.settled_at)
+
+
+def count_rule(
+    results: Iterable[Current], claims: Iterable[tuple[int, str]], errors: Iterable[int]
+) -> RuleRecord:
+    current = list(results)
+    entries = tuple((c.repository_id, c.entry) for c in current)
+    unsettled = tuple(claims)
+    erred = tuple(errors)
+    decided = sorted(
+        (c.entry.at, c.entry.result)
+        for c in current
+        if c.entry.result in ("win", "loss") and c.entry.at is not None
+    )
+    return RuleRecord(
+        figures=figures((entry for _, entry in entries), len(erred)),
+        unsettled=Counter(author_kind(kind) for _, kind in unsettled),
+        settled=tuple((c.settled_at, c.entry.result) for c in current),
+        decided=cast(tuple[tuple[datetime, str], ...], tuple(decided)),
+        last_activity=max((c.entry.at or c.settled_at for c in current), default=None),
+        entries=entries,
+        claims=unsettled,
+        errors=erred,
+    )
+
+
 @dataclass(slots=True)
 class Board:
     version: DataVersion
@@ -51,19 +136,21 @@ class Board:
     #: Rule id by ``name@version``.
     ids: Mapping[str, int]
     overrides: Mapping[int, Sequence[Override]]
-    #: (settled_at, result) of each current entry, by rule id: for :func:`state_of`.
-    settled: Mapping[int, Sequence[tuple[datetime, str]]]
-    #: (at, result) of each current win and loss in time order, by rule id: the trend.
-    decided: Mapping[int, Sequence[tuple[datetime, str]]]
-    #: The newest evidence behind any of the rule's results, by rule id.
-    last_activity: Mapping[int, datetime]
-    #: (repository id, entry) of each current entry, by rule id: figures per repository.
-    entries: Mapping[int, Sequence[tuple[int, Entry]]]
-    #: (rule id, PR id) pairs with a ledger entry.
-    pairs: frozenset[tuple[int, int]]
+    #: Each rule version's share, by rule id (every rule version has one).
+    records: Mapping[int, RuleRecord]
     repositories: tuple[Repo, ...]
-    #: Figures per repository id, then per rule id; filled when asked for.
-    scoped: dict[int, dict[int, Figures]] = field(default_factory=dict)
+    #: By rule id, from :attr:`records`: what :func:`state_of`, the trend and the
+    #: "last activity" column read (a rule without a result is not in them).
+    settled: Mapping[int, Sequence[tuple[datetime, str]]] = field(init=False)
+    decided: Mapping[int, Sequence[tuple[datetime, str]]] = field(init=False)
+    last_activity: Mapping[int, datetime] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.settled = {r: rec.settled for r, rec in self.records.items() if rec.settled}
+        self.decided = {r: rec.decided for r, rec in self.records.items() if rec.decided}
+        self.last_activity = {
+            r: rec.last_activity for r, rec in self.records.items() if rec.last_activity
+        }
 
     def view(self, key: str) -> RuleView | None:
         return next((v for v in self.views if v.key == key), None)
@@ -86,73 +173,162 @@ class Board:
     def repository_names(self) -> dict[int, Repo]:
         return {repo.id: repo for repo in self.repositories}
 
-
-def load_board(session: Session, settings: Settings) -> Board:
-    """Everything the leaderboard shows, in one read transaction."""
-    version = data_version(session)
-    ids = {key: rule_id for rule_id, key in rule_keys(session).items()}
-    settled: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
-    decided: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
-    last: dict[int, datetime] = {}
-    entries: dict[int, list[tuple[int, Entry]]] = defaultdict(list)
-    pairs = set()
-    for current in current_results(session):
-        rule_id = current.rule_id
-        settled[rule_id].append((current.settled_at, current.result))
-        if current.result in ("win", "loss") and current.at is not None:
-            decided[rule_id].append((current.at, current.result))
-        when = current.at or current.settled_at
-        last[rule_id] = max(last.get(rule_id, when), when)
-        entries[rule_id].append((current.repository_id, entry_of(current)))
-        pairs.add((rule_id, current.pr_id))
-    repos = tuple(
-        Repo(cast(int, row.id), row.full_name, settings.details_hidden(row.full_name))
-        for row in repositories(session)
-    )
-    return Board(
-        version=version,
-        views=tuple(load_views(session, settings)),
-        ids=ids,
-        overrides=overrides_of(session),
-        settled=settled,
-        decided={rule_id: sorted(found) for rule_id, found in decided.items()},
-        last_activity=last,
-        entries=entries,
-        pairs=frozenset(pairs),
-        repositories=repos,
-    )
+    def figures_in(self, repository_id: int) -> dict[int, Figures]:
+        """Each rule version's record on one repository's pull requests, by rule id."""
+        return {rule_id: rec.on(repository_id) for rule_id, rec in self.records.items()}
 
 
-def entry_of(current: CurrentResult) -> Entry:
-    """A result as :func:`shadowbot.live.settling.record_figures` counts it."""
-    return Entry(
-        result=current.result,
-        reason=current.reason,
-        saved_seconds=current.saved_seconds,
-        author_type=current.author_type,
-        disputed=any(link.get("kind") == "disputed" for link in current.evidence),
-        at=current.at,
-    )
+@dataclass(frozen=True, slots=True)
+class News:
+    """What was recorded since the records were last brought up to date."""
+
+    rules: list[RuleRow] | None
+    audit: tuple[dict[int, list[Override]], dict[int, tuple[str, str]]] | None
+    results: list[CurrentResult]
+    verdicts: list[Judged]
+    read: dict[str, ReadUpTo]
 
 
-def figures_by_repository(session: Session, board: Board) -> dict[int, dict[int, Figures]]:
-    """Each rule version's record on each repository's pull requests only, counted as
-    ``ledger show`` counts the whole record (the ledger's entries, the claims it has no
-    entry for yet, the pull requests with an ``error`` verdict); by repository id, then
-    rule id."""
-    claims: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
-    for rule_id, pr_id, author_type, repo_id in claims_by_repository(session):
-        claims[repo_id].append((rule_id, pr_id, author_type))
-    errors = errors_by_repository(session)
-    found: dict[int, dict[int, Figures]] = {}
-    for repo in board.repositories:
-        unsettled = count_unsettled(claims.get(repo.id, ()), board.pairs)
-        scoped = found[repo.id] = {}
-        for rule_id in board.ids.values():
-            mine = [entry for r, entry in board.entries.get(rule_id, ()) if r == repo.id]
-            record = figures(mine, errors.get((repo.id, rule_id), 0))
-            scoped[rule_id] = with_pending(record, unsettled.get(rule_id, Counter()))
-    return found
+class Records:
+    """The records kept between requests, brought up to date from what was added."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.forget()
+
+    def forget(self) -> None:
+        """Start again: the next board reads everything."""
+        self.read: dict[str, ReadUpTo] | None = None
+        #: rule id -> PR id -> the newest entry.
+        self.results: dict[int, dict[int, Current]] = defaultdict(dict)
+        #: rule id -> PR id -> (repository id, author type) of claims not settled yet.
+        self.claims: dict[int, dict[int, tuple[int, str]]] = defaultdict(dict)
+        #: rule id -> PR id -> repository id of the pull requests it erred on.
+        self.errors: dict[int, dict[int, int]] = defaultdict(dict)
+        self.rules: list[RuleRow] = []
+        self.overrides: dict[int, list[Override]] = {}
+        self.states: dict[int, tuple[str, str]] = {}
+        self.counted: dict[int, RuleRecord] = {}
+        self.views: dict[int, RuleView] = {}
+
+    def board(self, session: Session) -> Board:
+        """The board of the data as it stands (one snapshot of it)."""
+        if session.get_bind().dialect.name == "postgresql":  # one snapshot for every query
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        version = data_version(session)
+        news = self._news(session) if self.read is not None else self._everything(session)
+        try:
+            changed = self._apply(news)
+        except BaseException:
+            self.forget()  # half taken in: read it all next time
+            raise
+        for rule_id in changed:
+            self.counted[rule_id] = count_rule(
+                self.results[rule_id].values(),
+                self.claims[rule_id].values(),
+                self.errors[rule_id].values(),
+            )
+        if news.rules is not None or news.audit is not None:
+            changed = {cast(int, row.id) for row in self.rules}
+        by_id = {cast(int, row.id): row for row in self.rules}
+        for rule_id in changed:
+            rec = self.counted[rule_id]
+            self.views[rule_id] = rule_view(
+                by_id[rule_id],
+                rec.figures,
+                rec.unsettled,
+                self.overrides.get(rule_id, ()),
+                self.states.get(rule_id),
+                self.settings,
+            )
+        return Board(
+            version=version,
+            views=tuple(self.views[cast(int, row.id)] for row in self.rules),
+            ids={f"{row.name}@{row.version}": cast(int, row.id) for row in self.rules},
+            overrides=self.overrides,
+            records=dict(self.counted),
+            repositories=tuple(
+                Repo(
+                    cast(int, row.id),
+                    row.full_name,
+                    self.settings.details_hidden(row.full_name, row.private),
+                )
+                for row in repositories(session)
+            ),
+        )
+
+    def _everything(self, session: Session) -> News:
+        """The first read: the newest entry of each (rule version, PR), the claims the
+        ledger has no entry for and the errors, from the indexes (never a scan)."""
+        read = {
+            "rule": read_up_to(session, col(RuleRow.id)),
+            "audit": read_up_to(session, col(AuditEventRow.id)),
+            "ledger": read_up_to(session, col(LedgerEntryRow.id)),
+            "verdict": read_up_to(session, col(VerdictRow.id)),
+        }
+        judged = [
+            Judged(0, "merge", rule, pr, kind, repo)
+            for rule, pr, kind, repo in unsettled_claims(session)
+        ] + [Judged(0, "error", rule, pr, "", repo) for rule, pr, repo in error_pairs(session)]
+        return News(_rules(session), _audit(session), current_results(session), judged, read)
+
+    def _news(self, session: Session) -> News:
+        """What was added since the last read: a range of each table's primary key."""
+        read = cast(dict[str, ReadUpTo], self.read)
+        found = {
+            "rule": ids_since(session, col(RuleRow.id), read["rule"]),
+            "audit": ids_since(session, col(AuditEventRow.id), read["audit"]),
+        }
+        results = results_since(session, read["ledger"])
+        verdicts = verdicts_since(session, read["verdict"])
+        return News(
+            _rules(session) if found["rule"] else None,
+            _audit(session) if found["audit"] else None,
+            results,
+            verdicts,
+            {
+                **{table: read[table].then(ids) for table, ids in found.items()},
+                "ledger": read["ledger"].then(r.id for r in results),
+                "verdict": read["verdict"].then(v.id for v in verdicts),
+            },
+        )
+
+    def _apply(self, news: News) -> set[int]:
+        """Take the news in; the ids of the rule versions whose records changed."""
+        changed: set[int] = set()
+        if news.rules is not None:
+            self.rules = news.rules
+        if news.audit is not None:
+            self.overrides, self.states = news.audit
+        for result in news.results:  # oldest first: the newest entry of each pair stays
+            mine = self.results[result.rule_id]
+            before = mine.get(result.pr_id)
+            if before is None or before.id < result.id:
+                mine.pop(result.pr_id, None)  # kept in the order of the newest entries' ids
+                mine[result.pr_id] = Current.of(result)
+                self.claims[result.rule_id].pop(result.pr_id, None)  # settled now
+                changed.add(result.rule_id)
+        for verdict in news.verdicts:
+            rule_id, pr_id, repo = verdict.rule_id, verdict.pr_id, verdict.repository_id
+            if verdict.decision == "merge" and pr_id not in self.results[rule_id]:
+                known = self.claims[rule_id]
+                if pr_id not in known:
+                    known[pr_id] = (repo, verdict.author_type)
+                    changed.add(rule_id)
+            elif verdict.decision == "error" and pr_id not in self.errors[rule_id]:
+                self.errors[rule_id][pr_id] = repo
+                changed.add(rule_id)
+        self.read = news.read
+        recorded = {cast(int, row.id) for row in self.rules}
+        return (changed & recorded) | (recorded - set(self.counted))  # a new rule: counted once
+
+
+def _rules(session: Session) -> list[RuleRow]:
+    return list(session.exec(select(RuleRow).order_by(col(RuleRow.name), col(RuleRow.version))))
+
+
+def _audit(session: Session) -> tuple[dict[int, list[Override]], dict[int, tuple[str, str]]]:
+    return overrides_of(session), states(session)
 
 
 def covers(have: tuple[object, ...], wanted: tuple[object, ...]) -> bool:
@@ -184,6 +360,7 @@ class Boards:
         self.engine = engine
         self.settings = settings
         self._board: Board | None = None
+        self._records = Records(settings)
         self._lock = asyncio.Lock()
         self._seen: dict[str, Seen] = {}
         #: What else shapes a page (the settings): in every ETag.
@@ -221,16 +398,11 @@ class Boards:
         async with self._lock:
             board = self._board
             if board is None or not covers(board.version.records, version.records):
-                board = self._board = await self.read(
-                    lambda session: load_board(session, self.settings)
-                )
+                board = self._board = await self.read(self._records.board)
         return board
 
     async def figures_in(self, board: Board, repository_id: int) -> dict[int, Figures]:
-        """The records on one repository (all read at the first one asked for)."""
-        if not board.scoped:
-            async with self._lock:
-                if not board.scoped:
-                    found = await self.read(lambda s: figures_by_repository(s, board))
-                    board.scoped.update(found)
-        return board.scoped.get(repository_id, {})
+        """The records on one repository's pull requests, by rule id (counted when first
+        asked for, and again only for a rule whose record changed)."""
+        async with self._lock:
+            return await asyncio.to_thread(board.figures_in, repository_id)
