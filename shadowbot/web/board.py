@@ -217,18 +217,30 @@ class Records:
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         version = data_version(session)
         news = self._news(session) if self.read is not None else self._everything(session)
+        repos = tuple(
+            Repo(
+                cast(int, row.id),
+                row.full_name,
+                self.settings.details_hidden(row.full_name, row.private),
+            )
+            for row in repositories(session)
+        )
         try:
-            changed = self._apply(news)
+            return self._take(news, version, repos)
         except BaseException:
-            self.forget()  # half taken in: read it all next time
+            self.forget()  # taken in by half: read everything next time
             raise
+
+    def _take(self, news: News, version: DataVersion, repos: tuple[Repo, ...]) -> Board:
+        """Take the news in, count the rule versions they change again, and the board."""
+        changed = self._apply(news)
         for rule_id in changed:
             self.counted[rule_id] = count_rule(
                 self.results[rule_id].values(),
                 self.claims[rule_id].values(),
                 self.errors[rule_id].values(),
             )
-        if news.rules is not None or news.audit is not None:
+        if news.rules is not None or news.audit is not None:  # every state may change
             changed = {cast(int, row.id) for row in self.rules}
         by_id = {cast(int, row.id): row for row in self.rules}
         for rule_id in changed:
@@ -247,19 +259,13 @@ class Records:
             ids={f"{row.name}@{row.version}": cast(int, row.id) for row in self.rules},
             overrides=self.overrides,
             records=dict(self.counted),
-            repositories=tuple(
-                Repo(
-                    cast(int, row.id),
-                    row.full_name,
-                    self.settings.details_hidden(row.full_name, row.private),
-                )
-                for row in repositories(session)
-            ),
+            repositories=repos,
         )
 
     def _everything(self, session: Session) -> News:
-        """The first read: the newest entry of each (rule version, PR), the claims the
-        ledger has no entry for and the errors, from the indexes (never a scan)."""
+        """The first read: the newest entry of each (rule version, PR), and the claims
+        the ledger has no entry for and the errors, from the verdicts' index (never the
+        table)."""
         read = {
             "rule": read_up_to(session, col(RuleRow.id)),
             "audit": read_up_to(session, col(AuditEventRow.id)),
@@ -294,7 +300,7 @@ class Records:
         )
 
     def _apply(self, news: News) -> set[int]:
-        """Take the news in; the ids of the rule versions whose records changed."""
+        """The ids of the rule versions whose records the news change."""
         changed: set[int] = set()
         if news.rules is not None:
             self.rules = news.rules
