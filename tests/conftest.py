@@ -61,67 +61,47 @@ def _postgresql_schema(server: str) -> Iterator[str]:
             connection.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(schema))
 
 
-# --- github_graphql_schema: GitHub's published GraphQL schema, from the npm registry ------
+# --- github_graphql_schema, axe_js: files of npm packages the tests check against -------
 
 GITHUB_SCHEMA = "SHADOWBOT_GITHUB_GRAPHQL_SCHEMA"
 OCTOKIT_SCHEMA = "@octokit/graphql-schema@15.26.1"
-
-
-@pytest.fixture(scope="session")
-def github_graphql_schema() -> Path:
-    """GitHub's ``schema.graphql``: the file ``SHADOWBOT_GITHUB_GRAPHQL_SCHEMA`` names (CI
-    fetches it), or else the npm package, installed once into the user's cache folder."""
-    named = os.environ.get(GITHUB_SCHEMA)
-    if named:
-        return Path(named)
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    folder = cache / "shadowbot-tests" / OCTOKIT_SCHEMA.replace("/", "-")
-    schema = folder / "node_modules" / "@octokit" / "graphql-schema" / "schema.graphql"
-    if not schema.exists():
-        import shutil
-        import subprocess
-
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.fail(f"{GITHUB_SCHEMA} is not set and npm is missing to fetch {OCTOKIT_SCHEMA}")
-        folder.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [npm, "install", "--silent", "--no-save", "--no-package-lock", "--no-audit",
-             "--no-fund", OCTOKIT_SCHEMA],
-            cwd=folder,
-            check=True,
-        )  # fmt: skip
-    return schema
-
-
-# --- axe_js: the axe-core accessibility checker, from the npm registry --------------------
-
 AXE_JS = "SHADOWBOT_AXE_JS"
 AXE_CORE = "axe-core@4.14.1"
 
 
-@pytest.fixture(scope="session")
-def axe_js() -> str:
-    """The source of ``axe.min.js``: the file ``SHADOWBOT_AXE_JS`` names (CI fetches it), or
-    else the npm package, installed once into the user's cache folder."""
-    named = os.environ.get(AXE_JS)
+def npm_file(variable: str, package: str, path: str) -> Path:
+    """The file the environment variable ``variable`` names (CI fetches it), or else
+    ``path`` in the npm package ``package``, installed once into the user's cache folder."""
+    named = os.environ.get(variable)
     if named:
-        return Path(named).read_text(encoding="utf-8")
+        return Path(named)
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    folder = cache / "shadowbot-tests" / AXE_CORE
-    script = folder / "node_modules" / "axe-core" / "axe.min.js"
-    if not script.exists():
+    folder = cache / "shadowbot-tests" / package.replace("/", "-")
+    found = folder / "node_modules" / path
+    if not found.exists():
         import shutil
         import subprocess
 
         npm = shutil.which("npm")
         if npm is None:
-            pytest.fail(f"{AXE_JS} is not set and npm is missing to fetch {AXE_CORE}")
+            pytest.fail(f"{variable} is not set and npm is missing to fetch {package}")
         folder.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             [npm, "install", "--silent", "--no-save", "--no-package-lock", "--no-audit",
-             "--no-fund", AXE_CORE],
+             "--no-fund", package],
             cwd=folder,
             check=True,
         )  # fmt: skip
-    return script.read_text(encoding="utf-8")
+    return found
+
+
+@pytest.fixture(scope="session")
+def github_graphql_schema() -> Path:
+    """GitHub's published ``schema.graphql``."""
+    return npm_file(GITHUB_SCHEMA, OCTOKIT_SCHEMA, "@octokit/graphql-schema/schema.graphql")
+
+
+@pytest.fixture(scope="session")
+def axe_js() -> str:
+    """The source of the axe-core accessibility checker, ``axe.min.js``."""
+    return npm_file(AXE_JS, AXE_CORE, "axe-core/axe.min.js").read_text(encoding="utf-8")
