@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from sqlmodel import Session, col, or_, select
 
@@ -31,6 +31,14 @@ from shadowbot.storage.models import (
     VerdictRow,
 )
 
+#: The decisions settlement reads: a claim, or a hold that may turn out a miss.
+JUDGED = ("merge", "hold")
+
+
+def _judged() -> Any:
+    """The PRs on which some rule claimed or held: those with something to settle."""
+    return select(VerdictRow.pull_request_id).where(col(VerdictRow.decision).in_(JUDGED))
+
 
 def rule_keys(session: Session) -> dict[int, str]:
     """``name@version`` of every recorded rule version, by id."""
@@ -50,7 +58,7 @@ def gather(session: Session, pr: PullRequestRow, keys: dict[int, str]) -> PullRe
         for row in session.exec(
             select(VerdictRow).where(
                 VerdictRow.pull_request_id == pr.id,
-                col(VerdictRow.decision).in_(("merge", "hold")),
+                col(VerdictRow.decision).in_(JUDGED),
             )
         )
     ]
@@ -109,9 +117,7 @@ def open_to_settlement(
     cutoff = min(now, since or now) - timedelta(seconds=longest_window)
     if since is None:
         cutoff = datetime.min.replace(tzinfo=now.tzinfo)
-    judged = select(VerdictRow.pull_request_id).where(
-        col(VerdictRow.decision).in_(("merge", "hold"))
-    )
+    judged = _judged()
     conditions = [
         col(PullRequestRow.closed_at).is_(None),
         col(PullRequestRow.closed_at) >= cutoff,
@@ -127,9 +133,7 @@ def open_to_settlement(
 
 def every_judged(session: Session) -> Iterator[PullRequestRow]:
     """Every PR on which some rule claimed or held, for ``ledger verify``."""
-    judged = select(VerdictRow.pull_request_id).where(
-        col(VerdictRow.decision).in_(("merge", "hold"))
-    )
+    judged = _judged()
     yield from session.exec(
         select(PullRequestRow)
         .where(col(PullRequestRow.id).in_(judged))
