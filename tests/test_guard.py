@@ -182,6 +182,6 @@ def test_the_module_lists_every_allowed_write():
 
     listed = guard.__doc__ or ""
     for method, pattern, _ in ALLOWED_WRITES:
-        template = pattern.pattern.replace(r"/repos/[^/]+/[^/]+", "/repos/{owner}/{repo}")
+        template = pattern.pattern.replace(guard._REPO, "/repos/{owner}/{repo}")
         first = template.split(r"\d+")[0]
         assert f"``{method} {first}" in listed, (method, pattern.pattern)

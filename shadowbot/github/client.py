@@ -3,6 +3,13 @@
 :class:`GitHubClient` is gidgethub's ``GitHubAPI`` with a thin I/O edge: the write guard
 runs before every request (GraphQL included, body and all), retries follow GitHub's
 rate-limit guidance, and requests and the remaining rate limit are counted.
+
+No redirect is followed: aiohttp would re-send the request, body and token, to wherever
+``Location`` points, past the guard. A 3xx answer (but 304, the ETag cache's "unchanged")
+is logged and raised as :class:`RedirectRefused`. An edit of a comment is sent only once
+GitHub has said the bot wrote that comment (see :mod:`shadowbot.github.guard` for why
+GitHub's word and not the database's): the client reads the comment first, unless it
+created the comment itself or checked it before.
 :class:`GitHubApp` hands out a client per installation with its token cached until
 shortly before it expires, and speaks as the app (a JWT) for its webhook deliveries.
 """
@@ -11,19 +18,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import aiohttp
 from gidgethub import GraphQLException, HTTPException, QueryError, abc, apps
 
 from shadowbot.errors import ShadowbotError
-from shadowbot.github.guard import READ_METHODS, check_request
+from shadowbot.github.guard import (
+    READ_METHODS,
+    WriteRefused,
+    check_author,
+    check_request,
+    created_comment,
+    edited_comment,
+)
 from shadowbot.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -59,6 +74,15 @@ class GitHubUnavailable(ShadowbotError):
     """GitHub could not be reached, or timed out."""
 
 
+class RedirectRefused(ShadowbotError):
+    """GitHub answered with a redirect; it was not followed."""
+
+
+Response = tuple[int, Mapping[str, str], bytes]
+#: The headers that describe a request's body, dropped from the read before an edit.
+_BODY_HEADERS = frozenset({"content-type", "content-length"})
+
+
 class GitHubClient(abc.GitHubAPI):
     def __init__(
         self,
@@ -70,17 +94,70 @@ class GitHubClient(abc.GitHubAPI):
         cache: MutableMapping[str, Any] | None = None,
         timeout: float = 30.0,
         renew_token: Callable[[], Awaitable[str]] | None = None,
+        bot_login: Callable[[], Awaitable[str]] | None = None,
+        own_comments: MutableMapping[str, Any] | None = None,
     ) -> None:
         super().__init__("shadowbot", oauth_token=oauth_token, cache=cache, base_url=base_url)
         self._renew_token = renew_token
+        self._bot_login = bot_login
+        #: The ids (as text) of comments known to be the bot's: an author never changes.
+        self._own_comments = BoundedCache() if own_comments is None else own_comments
         self._session = session
         self._metrics = metrics
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
     async def _request(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
-    ) -> tuple[int, Mapping[str, str], bytes]:
+    ) -> Response:
         check_request(method, url, self.base_url, body)  # before anything is sent
+        comment_id = edited_comment(method, url, self.base_url)
+        if comment_id is not None and str(comment_id) not in self._own_comments:
+            refusal = await self._check_own_comment(method, url, headers)
+            if refusal is not None:
+                return refusal  # GitHub's answer to the read: e.g. 404, the comment is gone
+            self._own_comments[str(comment_id)] = True
+        response = await self._send_renewing(method, url, headers, body)
+        if response[0] == 201 and created_comment(method, url, self.base_url):
+            self._remember_created(response[2])
+        return response
+
+    async def _check_own_comment(
+        self, method: str, url: str, headers: Mapping[str, str]
+    ) -> Response | None:
+        """Read the comment ``method url`` edits: raise :class:`WriteRefused` unless the
+        bot wrote it. GitHub's answer if it is no comment to check (404, a rate limit),
+        for the caller to see as the edit's answer; None once the author is checked."""
+        if self._bot_login is None:
+            raise WriteRefused(f"refused {method} {url}: the bot's login is not known here")
+        bot_login = await self._bot_login()
+        read_headers = {k: v for k, v in headers.items() if k.lower() not in _BODY_HEADERS}
+        status, response_headers, content = await self._send_renewing("GET", url, read_headers)
+        if status != 200:
+            return status, response_headers, content
+        try:
+            comment = json.loads(content)
+        except ValueError:
+            comment = None
+        try:
+            check_author(method, url, comment, bot_login)
+        except WriteRefused:
+            log.warning("refused to edit a comment the bot did not write", exc_info=True)
+            self._metrics.inc("shadowbot_github_refused_total", reason="author")
+            raise
+        return None
+
+    def _remember_created(self, content: bytes) -> None:
+        """Remember the comment the bot just created as its own: no read before its edit."""
+        try:
+            created = json.loads(content)
+        except ValueError:
+            return
+        if isinstance(created, dict) and isinstance(created.get("id"), int):
+            self._own_comments[str(created["id"])] = True
+
+    async def _send_renewing(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> Response:
         status, response_headers, content = await self._send(method, url, headers, body)
         if status == 401 and self._renew_token is not None and self.oauth_token:
             # An installation token can be revoked or expire before its stated time; one
@@ -92,10 +169,17 @@ class GitHubClient(abc.GitHubAPI):
 
     async def _send(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes
-    ) -> tuple[int, Mapping[str, str], bytes]:
+    ) -> Response:
         try:
+            # allow_redirects=False: aiohttp follows redirects by default, re-sending the
+            # body and the token to another path (or host) that the guard never saw.
             async with self._session.request(
-                method, url, headers=headers, data=body, timeout=self._timeout
+                method,
+                url,
+                headers=headers,
+                data=body,
+                timeout=self._timeout,
+                allow_redirects=False,
             ) as response:
                 content = await response.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -104,6 +188,8 @@ class GitHubClient(abc.GitHubAPI):
         self._metrics.inc(
             "shadowbot_github_requests_total", method=method, status=str(response.status)
         )
+        if 300 <= response.status < 400 and response.status != 304:
+            self._refuse_redirect(method, url, response.status, response.headers)
         remaining = response.headers.get("x-ratelimit-remaining")
         if remaining is not None and remaining.isdigit():
             # REST ("core") and GraphQL ("graphql") budgets are separate, and so are the
@@ -113,6 +199,15 @@ class GitHubClient(abc.GitHubAPI):
                 "shadowbot_github_rate_limit_remaining", float(remaining), resource=resource
             )
         return response.status, response.headers, content
+
+    def _refuse_redirect(
+        self, method: str, url: str, status: int, headers: Mapping[str, str]
+    ) -> NoReturn:
+        location = " ".join(headers.get("location", "(no Location)").split())[:500]
+        message = f"GitHub answered {method} {url} with {status}, a redirect to {location}"
+        log.warning("%s; not followed", message, extra={"method": method, "url": url})
+        self._metrics.inc("shadowbot_github_errors_total", kind="redirect")
+        raise RedirectRefused(f"{message}: redirects are not followed")
 
     async def graphql(
         self, query: str, *, endpoint: str = "/graphql", **variables: Any
@@ -252,6 +347,9 @@ class GitHubApp:
         self._metrics = metrics
         self._tokens: dict[int, tuple[str, float]] = {}
         self._caches: dict[int, BoundedCache] = {}
+        self._slug: str | None = None
+        #: Comments known to be the bot's, shared by its clients (see GitHubClient).
+        self._own_comments = BoundedCache()
         self._token_locks: dict[int, asyncio.Lock] = {}
         #: Writes are serialized per installation (GitHub's secondary-limit guidance).
         self._write_locks: dict[int, asyncio.Lock] = {}
@@ -272,6 +370,8 @@ class GitHubApp:
             oauth_token=token,
             cache=cache,
             renew_token=renew_token,
+            bot_login=self.bot_login,
+            own_comments=self._own_comments,
         )
 
     async def installation(self, installation_id: int) -> GitHubClient:
@@ -293,9 +393,16 @@ class GitHubApp:
         return cached[0]
 
     async def slug(self) -> str:
-        """The app's slug: its comments are authored by ``<slug>[bot]``."""
-        app = await self.client().getitem("/app", jwt=self._jwt())
-        return str(app["slug"])
+        """The app's slug: its comments are authored by ``<slug>[bot]``. Asked of GitHub
+        once; it never changes while the app is installed."""
+        if self._slug is None:
+            app = await self.client().getitem("/app", jwt=self._jwt())
+            self._slug = str(app["slug"])
+        return self._slug
+
+    async def bot_login(self) -> str:
+        """The login the app's comments are written by."""
+        return f"{await self.slug()}[bot]"
 
     async def graphql(
         self, installation_id: int, query: str, variables: Mapping[str, Any] | None = None

@@ -3,7 +3,9 @@
 Shadow mode needs these writes, and nothing else:
 
 - ``POST /repos/{owner}/{repo}/issues/{number}/comments``: create its verdict comment;
-- ``PATCH /repos/{owner}/{repo}/issues/comments/{id}``: edit its own comment;
+- ``PATCH /repos/{owner}/{repo}/issues/comments/{id}``: edit its own comment, and only
+  its own: :func:`edited_comment` names the comment, and the client asks GitHub who wrote
+  it before sending (:func:`check_author`);
 - ``POST /repos/{owner}/{repo}/issues/comments/{id}/reactions``: acknowledge a command;
 - ``POST /app/installations/{id}/access_tokens``: exchange the app's JWT for an
   installation token;
@@ -14,7 +16,17 @@ Shadow mode needs these writes, and nothing else:
   (https://docs.github.com/en/graphql/guides/forming-calls-with-graphql).
 
 Every other method and path — merging, reviews, labels, contents, refs, any GraphQL
-mutation or subscription — is refused here, so no code path of the bot can merge.
+mutation or subscription — is refused here, so no code path of the bot can merge. So is a
+write whose path has an empty segment (``//``, a trailing ``/``), a ``.`` or ``..``
+segment, or any percent escape (``%2F`` is a ``/`` once the server decodes it): servers
+differ on such paths, and an allowed write needs none.
+
+Why an edit is checked against GitHub's word on the author, and not against the comments
+the database records as the bot's: the author is GitHub's to say and never changes, while
+the database may be new, restored from a backup or shared by replicas, and the bot finds
+its comments again by their author too (:mod:`shadowbot.live.posting`). It also keeps
+this package free of the storage layer. The price is one read before the first edit of a
+comment the process did not create itself; the client remembers the answer.
 """
 
 from __future__ import annotations
@@ -29,11 +41,14 @@ from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 
 from shadowbot.errors import ShadowbotError
 
-_REPO = r"/repos/[^/]+/[^/]+"
+#: GitHub's owner and repository names: letters, digits, `-`, `_` and `.`.
+_REPO = r"/repos/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+"
 _GRAPHQL = re.compile(r"/graphql")
+_CREATE = re.compile(rf"{_REPO}/issues/\d+/comments")
+_EDIT = re.compile(rf"{_REPO}/issues/comments/\d+")
 ALLOWED_WRITES: tuple[tuple[str, re.Pattern[str], str], ...] = (
-    ("POST", re.compile(rf"{_REPO}/issues/\d+/comments"), "create a comment"),
-    ("PATCH", re.compile(rf"{_REPO}/issues/comments/\d+"), "edit its own comment"),
+    ("POST", _CREATE, "create a comment"),
+    ("PATCH", _EDIT, "edit its own comment"),  # and only its own: see check_author
     ("POST", re.compile(rf"{_REPO}/issues/comments/\d+/reactions"), "acknowledge a command"),
     ("POST", re.compile(r"/app/installations/\d+/access_tokens"), "get an installation token"),
     ("POST", re.compile(r"/app/hook/deliveries/\d+/attempts"), "redeliver a failed delivery"),
@@ -65,15 +80,47 @@ def check_request(method: str, url: str, base_url: str, body: Body = None) -> No
     if "" in segments:
         # `//` (or a trailing `/`) is no path an allowed write has; servers differ on it.
         raise WriteRefused(f"refused {method} {path}: an empty path segment")
-    # The allowed writes name plain numbers and names: an escape could dress up another
-    # endpoint once the server decodes it.
-    if "%" not in path:
-        for allowed_method, pattern, _ in ALLOWED_WRITES:
-            if method == allowed_method and pattern.fullmatch(path):
-                if pattern is _GRAPHQL:
-                    _check_graphql(method, path, body)
-                return
+    if "%" in path:
+        # The allowed writes name plain numbers and names: an escape (`%2F`, `%2e%2e`)
+        # could dress up another endpoint once the server decodes it.
+        raise WriteRefused(f"refused {method} {path}: a percent escape in the path")
+    for allowed_method, pattern, _ in ALLOWED_WRITES:
+        if method == allowed_method and pattern.fullmatch(path):
+            if pattern is _GRAPHQL:
+                _check_graphql(method, path, body)
+            return
     raise WriteRefused(f"refused {method} {path}: shadowbot only writes its own comments")
+
+
+def edited_comment(method: str, url: str, base_url: str) -> int | None:
+    """The id of the issue comment ``method url`` edits, or None if it edits none. Call
+    it on a request :func:`check_request` let through."""
+    segments = _segments_below(url, base_url)
+    if method.upper() != "PATCH" or segments is None:
+        return None
+    path = "/" + "/".join(segments)
+    return int(segments[-1]) if _EDIT.fullmatch(path) else None
+
+
+def created_comment(method: str, url: str, base_url: str) -> bool:
+    """Whether ``method url`` creates an issue comment (the bot's own, then)."""
+    segments = _segments_below(url, base_url)
+    if method.upper() != "POST" or segments is None:
+        return False
+    return _CREATE.fullmatch("/" + "/".join(segments)) is not None
+
+
+def check_author(method: str, url: str, comment: Any, bot_login: str) -> None:
+    """Raise :class:`WriteRefused` unless ``comment`` (GitHub's JSON for the comment
+    ``method url`` edits) was written by ``bot_login``. Logins ignore case on GitHub."""
+    user = comment.get("user") if isinstance(comment, Mapping) else None
+    login = user.get("login") if isinstance(user, Mapping) else None
+    if not isinstance(login, str) or login.casefold() != bot_login.casefold():
+        path = urlsplit(url).path
+        raise WriteRefused(
+            f"refused {method.upper()} {path}: the comment was written by {login!r},"
+            f" not by {bot_login}"
+        )
 
 
 def _check_graphql(method: str, path: str, body: Body) -> None:
