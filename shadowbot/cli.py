@@ -12,6 +12,7 @@ from pathlib import Path
 from shadowbot import __version__
 from shadowbot.core.engine import Engine
 from shadowbot.errors import HistoryError, ShadowbotError
+from shadowbot.logs import configure as configure_logging
 from shadowbot.offline.backtest import Backtest
 from shadowbot.offline.history import HistoryReader
 from shadowbot.offline.report import (
@@ -327,11 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings(config_file=args.config)
-        logging.basicConfig(
-            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-        # Alembic narrates every migration step at INFO; only its problems matter here.
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+        configure_logging(settings)
         action = getattr(args, "action", None)
         return COMMANDS[f"{args.command} {action}" if action else args.command](settings, args)
     except ShadowbotError as exc:

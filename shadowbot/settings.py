@@ -90,6 +90,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     log_level: str = "INFO"
+    #: ``text`` lines for people, or ``json``, one object per line, for log collectors.
+    log_format: Literal["text", "json"] = "text"
     #: Where people reach the pages (``https://shadowbot.example.org``), without a
     #: trailing slash; None when the pages are not published. Absolute links (the Atom
     #: feed, verdict comments) start with it.
@@ -271,6 +273,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "host": _text,
     "port": lambda n, v: _int(n, v, minimum=1),
     "log_level": _choice("DEBUG", "INFO", "WARNING", "ERROR"),
+    "log_format": _choice("text", "json"),
     "public_url": _web_url,
     "github_web_url": _web_url,
     "private_repositories": _repositories,
@@ -305,6 +308,7 @@ ENVIRONMENT_HELP: dict[str, str] = {
     "SHADOWBOT_HOST": "address to listen on (default 127.0.0.1)",
     "SHADOWBOT_PORT": "port to listen on (default 8080)",
     "SHADOWBOT_LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR",
+    "SHADOWBOT_LOG_FORMAT": "text (default) or json, one object per line",
     "SHADOWBOT_PUBLIC_URL": "where people reach the pages, e.g. https://shadowbot.example.org",
     "SHADOWBOT_GITHUB_WEB_URL": "GitHub's web address for PR links (https://github.com)",
     "SHADOWBOT_PRIVATE_REPOSITORIES": "comma-separated owner/name: private, details hidden",

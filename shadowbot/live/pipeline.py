@@ -36,6 +36,7 @@ from shadowbot.live.comments import (
 )
 from shadowbot.live.harvest import Harvester
 from shadowbot.live.snapshot import fetch_snapshot
+from shadowbot.logs import delivery_fields, log_context
 from shadowbot.metrics import Metrics
 from shadowbot.rules import Rule
 from shadowbot.settings import Settings
@@ -83,6 +84,10 @@ class Pipeline:
 
     async def handle(self, delivery: DeliveryRow) -> None:
         payload = orjson.loads(delivery.payload)
+        with log_context(**delivery_fields(delivery, payload)):
+            await self._handle(delivery, payload)
+
+    async def _handle(self, delivery: DeliveryRow, payload: dict[str, Any]) -> None:
         if _ignored(delivery.event, delivery.action, payload):
             return
         handlers = {
@@ -192,6 +197,12 @@ class Pipeline:
 
     async def reevaluate(
         self, installation_id: int, repo: str, number: int, only_head: str = ""
+    ) -> None:
+        with log_context(installation=installation_id, repo=repo, pr=number):
+            await self._reevaluate(installation_id, repo, number, only_head)
+
+    async def _reevaluate(
+        self, installation_id: int, repo: str, number: int, only_head: str
     ) -> None:
         gh = await self.github.installation(installation_id)
         pr = await fetch_snapshot(gh, repo, number, self.cache, mergers=self.settings.mergers)
