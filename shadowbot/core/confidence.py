@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable
+from functools import lru_cache
 
 from scipy.stats import beta  # type: ignore[import-untyped]
 
@@ -18,6 +19,7 @@ from scipy.stats import beta  # type: ignore[import-untyped]
 CONFIDENCE = 0.95
 
 
+@lru_cache(maxsize=65536)  # scipy's quantile costs a millisecond; records are recounted often
 def loss_rate_bound(losses: int, decided: int, confidence: float = CONFIDENCE) -> float | None:
     """The one-sided upper Clopper-Pearson bound on ``losses / decided`` at ``confidence``
     (DESIGN.md, "Confidence and value": ``decided`` is wins + losses); None when nothing

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -39,10 +39,10 @@ from shadowbot.storage.evidence import every_judged, gather, open_to_settlement,
 from shadowbot.storage.ledger_store import (
     OVERRIDE,
     STATE,
+    CurrentResult,
     add_audit,
     agrees,
     audit_events,
-    current_entries,
     current_results,
     disabled_rules,
     last_settlement,
@@ -101,11 +101,14 @@ def settle_all(database: Database, settings: Settings, now: datetime) -> SettleR
     return report
 
 
-def record_figures(session: Session) -> dict[int, Figures]:
+def record_figures(
+    session: Session, results: Sequence[CurrentResult] | None = None
+) -> dict[int, Figures]:
     """Each rule version's record from the ledger as it stands, by rule id: the newest
-    entry of each (rule version, PR) read as columns in one query, counted once."""
+    entry of each (rule version, PR) read as columns in one query (or ``results``, read
+    so already), counted once."""
     by_rule: dict[int, list[Entry]] = defaultdict(list)
-    for current in current_results(session):
+    for current in current_results(session) if results is None else results:
         by_rule[current.rule_id].append(current.entry())
     errors = error_counts(session)
     return {
@@ -151,11 +154,12 @@ def update_states(
     if only is not None:
         keys = {rule_id: key for rule_id, key in keys.items() if rule_id in only}
     became = _last_change_at(session)
-    records = record_figures(session)
+    results = current_results(session)
+    records = record_figures(session, results)
     overrides = overrides_of(session)
     settled: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
-    for current in current_entries(session):
-        settled[current.entry.rule_id].append((current.entry.settled_at, current.entry.result))
+    for current in results:
+        settled[current.rule_id].append((current.settled_at, current.result))
     known = states(session)
     changes = []
     for rule_id, key in keys.items():

@@ -36,7 +36,8 @@ from shadowbot.offline.ledger_view import (
 from shadowbot.settings import Settings
 from shadowbot.storage import NoteVersionRow, PullRequestRow, RepositoryRow
 from shadowbot.storage.evidence import rule_keys
-from shadowbot.storage.ledger_store import current_entries, last_settlement
+from shadowbot.storage.ledger_store import current_results, last_settlement
+from shadowbot.storage.pages_records import rule_results
 
 #: ``owner/repo#N`` shown as is (GitHub links it); anything else is escaped.
 _PR_REFERENCE = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}#[0-9]{1,10}\Z")
@@ -89,12 +90,18 @@ def gather_report(
     keys = {f"{v.name}@{v.version}" for v in chosen}
     losses: dict[str, list[Loss]] = defaultdict(list)
     by_id = rule_keys(session)
-    for current in current_entries(session):
-        entry, pr = current.entry, current.pr
-        key = by_id.get(entry.rule_id, "")
-        if entry.result == "loss" and key in keys:
-            reference = f"{repos.get(pr.repository_id, '?')}#{pr.number}"
-            losses[key].append(Loss(reference, pr.title, entry.reason, entry.at, entry.evidence))
+    # Every current entry as columns, then the details of the losses alone (a ledger has
+    # tens of thousands of entries, and few losses).
+    lost = {
+        current.id: by_id.get(current.rule_id, "")
+        for current in current_results(session)
+        if current.result == "loss" and by_id.get(current.rule_id, "") in keys
+    }
+    for loss in rule_results(session, lost):
+        reference = f"{repos.get(loss.repository_id, '?')}#{loss.number}"
+        losses[lost[loss.id]].append(
+            Loss(reference, loss.title, loss.reason, loss.at, loss.evidence)
+        )
     last = last_settlement(session)
     return ReportData(
         views=views,

@@ -19,7 +19,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlmodel import Session, col, func
 
-from shadowbot.storage.ledger_store import CurrentResult, newest_ids, read_results
+from shadowbot.storage.ledger_store import CurrentResult, read_results
 from shadowbot.storage.models import LedgerEntryRow, PullRequestRow, VerdictRow
 
 
@@ -68,9 +68,9 @@ class RuleResult:
         )
 
 
-def rule_results(session: Session, rule_id: int) -> list[RuleResult]:
-    """The rule version's result on each pull request, oldest first: its newest entries
-    (found in ``ix_ledger_entry_rule_pull_request``), read as columns."""
+def rule_results(session: Session, entry_ids: Iterable[int]) -> list[RuleResult]:
+    """Ledger entries by id (a rule page's: a rule's current entries are known to the
+    leaderboard's records), with their pull requests, read as columns, oldest first."""
     query = (
         sa.select(
             col(LedgerEntryRow.id),
@@ -88,7 +88,7 @@ def rule_results(session: Session, rule_id: int) -> list[RuleResult]:
             col(PullRequestRow.author_login),
         )
         .join(PullRequestRow, col(PullRequestRow.id) == col(LedgerEntryRow.pull_request_id))
-        .where(col(LedgerEntryRow.id).in_(newest_ids(rule_id)))
+        .where(col(LedgerEntryRow.id).in_(list(entry_ids)))
         .order_by(col(LedgerEntryRow.id))
     )
     rows = session.connection().execute(query)

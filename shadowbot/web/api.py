@@ -3,9 +3,9 @@ as CSV, an Atom feed of state changes, the evidence report and a badge per rule.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from shadowbot.storage import utcnow
@@ -19,8 +19,10 @@ OPEN = {"Access-Control-Allow-Origin": "*"}
 
 
 def as_json(data: Any) -> web.Response:
-    text = json.dumps(data, ensure_ascii=False, indent=2)
-    return web.Response(text=text, content_type="application/json", headers=OPEN)
+    """Indented UTF-8 JSON. orjson writes the leaderboard's 500 KB in a tenth of the
+    stdlib's time (docs/performance.md, "Leaderboard pages")."""
+    body = orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+    return web.Response(body=body, content_type="application/json", charset="utf-8", headers=OPEN)
 
 
 async def board(request: web.Request, board: Board) -> web.Response:

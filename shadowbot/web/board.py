@@ -17,18 +17,18 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from shadowbot.core.figures import Entry, Figures, Override, author_kind, figures
+from shadowbot.core.figures import Figures, Override
 from shadowbot.live.settling import overrides_of
-from shadowbot.offline.ledger_view import RuleView, rule_view, with_pending
+from shadowbot.offline.ledger_view import RuleView, rule_view
 from shadowbot.settings import Settings
 from shadowbot.storage import AuditEventRow, LedgerEntryRow, RuleRow, VerdictRow
 from shadowbot.storage.ledger_store import CurrentResult, current_results, states, unsettled_claims
@@ -42,91 +42,10 @@ from shadowbot.storage.pages_records import (
     results_since,
     verdicts_since,
 )
+from shadowbot.web.records import Current, Repo, RuleRecord, count_rule
+from shadowbot.web.rows import RowCache
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Repo:
-    id: int
-    full_name: str
-    #: Private and not named as shown: it counts in the figures, without its details.
-    hidden: bool
-
-
-@dataclass(frozen=True, slots=True)
-class RuleRecord:
-    """One rule version's share of the board, counted again only when its results, its
-    claims not settled yet or its errors change."""
-
-    #: The ledger's figures with the errors, without the unsettled claims.
-    figures: Figures
-    #: Claims the ledger has no entry for yet, by author kind.
-    unsettled: Mapping[str, int]
-    #: (settled_at, result) of each current entry: for :func:`state_of`.
-    settled: tuple[tuple[datetime, str], ...]
-    #: (at, result) of each current win and loss in time order: the trend.
-    decided: tuple[tuple[datetime, str], ...]
-    #: The newest evidence behind any of its results.
-    last_activity: datetime | None
-    #: (repository id, entry) of each current entry, (repository id, author type) of
-    #: each unsettled claim, the repository of each PR it erred on: per repository.
-    entries: tuple[tuple[int, Entry], ...]
-    claims: tuple[tuple[int, str], ...]
-    errors: tuple[int, ...]
-    #: Its record on one repository's pull requests, by repository id: filled when asked.
-    scoped: dict[int, Figures] = field(default_factory=dict)
-
-    def on(self, repository_id: int) -> Figures:
-        """The record on one repository's pull requests only, counted as ``ledger show``
-        counts the whole record."""
-        found = self.scoped.get(repository_id)
-        if found is None:
-            mine = [entry for repo, entry in self.entries if repo == repository_id]
-            record = figures(mine, sum(repo == repository_id for repo in self.errors))
-            kinds = Counter(
-                author_kind(kind) for repo, kind in self.claims if repo == repository_id
-            )
-            found = self.scoped[repository_id] = with_pending(record, kinds)
-        return found
-
-
-@dataclass(frozen=True, slots=True)
-class Current:
-    """A (rule version, PR)'s newest ledger entry, as the records keep it."""
-
-    id: int
-    repository_id: int
-    entry: Entry
-    settled_at: datetime
-
-    @classmethod
-    def of(cls, result: CurrentResult) -> Current:
-        return cls(result.id, result.repository_id, result.entry(), result.settled_at)
-
-
-def count_rule(
-    results: Iterable[Current], claims: Iterable[tuple[int, str]], errors: Iterable[int]
-) -> RuleRecord:
-    current = list(results)
-    entries = tuple((c.repository_id, c.entry) for c in current)
-    unsettled = tuple(claims)
-    erred = tuple(errors)
-    decided = sorted(
-        (c.entry.at, c.entry.result)
-        for c in current
-        if c.entry.result in ("win", "loss") and c.entry.at is not None
-    )
-    return RuleRecord(
-        figures=figures((entry for _, entry in entries), len(erred)),
-        unsettled=Counter(author_kind(kind) for _, kind in unsettled),
-        settled=tuple((c.settled_at, c.entry.result) for c in current),
-        decided=cast(tuple[tuple[datetime, str], ...], tuple(decided)),
-        last_activity=max((c.entry.at or c.settled_at for c in current), default=None),
-        entries=entries,
-        claims=unsettled,
-        errors=erred,
-    )
 
 
 @dataclass(slots=True)
@@ -139,18 +58,21 @@ class Board:
     #: Each rule version's share, by rule id (every rule version has one).
     records: Mapping[int, RuleRecord]
     repositories: tuple[Repo, ...]
-    #: By rule id, from :attr:`records`: what :func:`state_of`, the trend and the
-    #: "last activity" column read (a rule without a result is not in them).
+    #: By rule id, from :attr:`records`: what :func:`state_of` and the "last activity"
+    #: column read (a rule without a result is not in them).
     settled: Mapping[int, Sequence[tuple[datetime, str]]] = field(init=False)
-    decided: Mapping[int, Sequence[tuple[datetime, str]]] = field(init=False)
     last_activity: Mapping[int, datetime] = field(init=False)
 
     def __post_init__(self) -> None:
         self.settled = {r: rec.settled for r, rec in self.records.items() if rec.settled}
-        self.decided = {r: rec.decided for r, rec in self.records.items() if rec.decided}
         self.last_activity = {
             r: rec.last_activity for r, rec in self.records.items() if rec.last_activity
         }
+
+    def trend(self, rule_id: int) -> list[dict[str, Any]]:
+        """The rule version's trend (:func:`trend_points`)."""
+        record = self.records.get(rule_id)
+        return [] if record is None else list(record.trend)
 
     def view(self, key: str) -> RuleView | None:
         return next((v for v in self.views if v.key == key), None)
@@ -236,7 +158,7 @@ class Records:
         changed = self._apply(news)
         for rule_id in changed:
             self.counted[rule_id] = count_rule(
-                self.results[rule_id].values(),
+                self.results[rule_id],
                 self.claims[rule_id].values(),
                 self.errors[rule_id].values(),
             )
@@ -367,6 +289,8 @@ class Boards:
         self.settings = settings
         self._board: Board | None = None
         self._records = Records(settings)
+        #: The leaderboard's rows, kept while their rules' records stay the same.
+        self.rows = RowCache()
         self._lock = asyncio.Lock()
         self._seen: dict[str, Seen] = {}
         #: What else shapes a page (the settings): in every ETag.

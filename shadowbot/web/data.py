@@ -29,7 +29,7 @@ async def leaderboard_data(request: web.Request, board: Board) -> dict[str, Any]
         if repo is None or repo.hidden:
             raise PageNotFound(f"no repository {query.repository} is recorded")
         scoped = await boards.figures_in(board, repo.id)
-    return leaderboard(board, boards.settings, query, scoped)
+    return leaderboard(board, boards.settings, query, scoped, boards.rows)
 
 
 async def rule_data(request: web.Request, board: Board) -> dict[str, Any]:

@@ -29,12 +29,11 @@ from shadowbot.web.params import (
     BoardQuery,
     Hypothesis,
 )
+from shadowbot.web.rows import RowCache
 
 #: Counts that are empty for a rule with nothing in a filter's scope.
 _COUNTS = ("wins", "losses", "neutral", "closed_unmerged", "missed", "pending")
 _STATE_RANK = {"promoted": 0, "shadow": 1, "disabled": 2}
-#: The most points a trend has: enough for a small picture, small in the JSON.
-TREND_POINTS = 48
 
 
 def thresholds_under(
@@ -105,21 +104,6 @@ def progress(
     }
 
 
-def trend(board: Board, rule_id: int) -> list[dict[str, Any]]:
-    """Wins and losses so far, in time order: at each decided result, or at most
-    :data:`TREND_POINTS` of them spread evenly (the first and the last always)."""
-    wins = losses = 0
-    points = []
-    for at, result in board.decided.get(rule_id, ()):
-        wins += result == "win"
-        losses += result == "loss"
-        points.append({"at": at.isoformat(), "wins": wins, "losses": losses})
-    if len(points) <= TREND_POINTS:
-        return points
-    step = (len(points) - 1) / (TREND_POINTS - 1)
-    return [points[round(i * step)] for i in range(TREND_POINTS)]
-
-
 def figures_of(view: RuleView, scoped: Figures | None, author: str | None) -> dict[str, Any]:
     """``ledger show``'s dict of the rule version, narrowed to a repository's record
     (``scoped``) and then to one author kind's (``errors`` is not split by kind)."""
@@ -155,7 +139,7 @@ def rule_row(
             board.overrides.get(rule_id, ()),
             board.settled.get(rule_id, ()),
         ),
-        "trend": trend(board, rule_id),
+        "trend": board.trend(rule_id),
         "last_activity_at": last.isoformat() if last else None,
         "url": links.rule_url(view.name, view.version),
         "api_url": links.rule_url(view.name, view.version, api=True),
@@ -229,12 +213,29 @@ def _without_hypothesis(params: Mapping[str, str]) -> dict[str, str]:
 
 
 def leaderboard(
-    board: Board, settings: Settings, query: BoardQuery, scoped: Mapping[int, Figures] | None
+    board: Board,
+    settings: Settings,
+    query: BoardQuery,
+    scoped: Mapping[int, Figures] | None,
+    cache: RowCache | None = None,
 ) -> dict[str, Any]:
     """The page: its thresholds (and the hypothetical ones), whether enough rules are
-    promoted for a policy proposal, and the rows, filtered and sorted."""
+    promoted for a policy proposal, and the rows, filtered and sorted (each built again
+    only when its rule's record changed, with a ``cache``)."""
     views = board.views if query.versions == "all" else board.current_views()
-    rows = [rule_row(view, board, settings, query, scoped) for view in views]
+    cache = cache or RowCache()
+    asked = tuple(sorted(query.as_params().items()))
+    rows = [
+        cache.row(
+            board.rule_id(view),
+            asked,
+            view,
+            board.records[board.rule_id(view)],
+            None if scoped is None else scoped[board.rule_id(view)],
+            lambda view=view: rule_row(view, board, settings, query, scoped),  # type: ignore[misc]
+        )
+        for view in views
+    ]
     rows = sort_rows([row for row in rows if _in_scope(row, query)], query.sort, query.order)
     hypothesis = query.hypothesis
     real = settings.thresholds

@@ -15,7 +15,7 @@ from shadowbot.offline.ledger_view import human_duration, percent
 from shadowbot.resources import bundled_path
 from shadowbot.web import links, svg
 from shadowbot.web.board import Board
-from shadowbot.web.data import audit_data, leaderboard_data, pr_data, rule_data
+from shadowbot.web.data import BOARDS, audit_data, leaderboard_data, pr_data, rule_data
 
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 #: Each reaction as its emoji and its name: the name reads where no emoji font is installed,
@@ -77,10 +77,16 @@ def render(
     data: dict[str, Any],
     title: str,
     status: int = 200,
+    **extra: Any,
 ) -> web.Response:
     page = request.app[TEMPLATES].get_template(template)
     html = page.render(
-        data=data, title=title, path=request.path, api_url=_api_url(request), status=status
+        data=data,
+        title=title,
+        path=request.path,
+        api_url=_api_url(request),
+        status=status,
+        **extra,
     )
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 
@@ -96,7 +102,13 @@ def _api_url(request: web.Request) -> str | None:
 async def board(request: web.Request, board: Board) -> web.Response:
     data = await leaderboard_data(request, board)
     title = "Hypothetical leaderboard" if data["hypothetical"] else "Rule leaderboard"
-    return render(request, "leaderboard.html", data, title)
+    row_template = request.app[TEMPLATES].get_template("_leaderboard_row.html")
+    rows = request.app[BOARDS].rows
+
+    def row_html(row: dict[str, Any]) -> Markup:
+        return rows.html(row, lambda row: row_template.render(row=row))
+
+    return render(request, "leaderboard.html", data, title, row_html=row_html)
 
 
 async def rule(request: web.Request, board: Board) -> web.Response:

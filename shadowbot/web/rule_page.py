@@ -6,7 +6,7 @@ history of its state."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, cast
 
@@ -27,13 +27,12 @@ from shadowbot.storage.pages_queries import (
 )
 from shadowbot.storage.pages_records import RuleResult, rule_results
 from shadowbot.web import links
-from shadowbot.web.board import Board, Repo
-from shadowbot.web.leaderboard import progress, trend
+from shadowbot.web.board import Board
+from shadowbot.web.leaderboard import progress
 from shadowbot.web.params import PageNotFound
+from shadowbot.web.records import Repo
 
 LEDGER_PAGE_SIZE = 100
-#: Losses first, then what else a rule is judged on.
-_RESULT_ORDER = {"loss": 0, "win": 1, "pending": 2, "neutral": 3, "missed": 4}
 #: What an evidence link may show (its ids are internal).
 _EVIDENCE_KEYS = ("kind", "content", "by", "at", "head", "sha", "detail")
 NO_BACKTEST = "no backtest stored for this version"
@@ -62,11 +61,10 @@ def rule_page(
         raise PageNotFound(f"rule {row.name}@{row.version} was just recorded; reload the page")
     rule_id = board.rule_id(view)
     record = view.figures
-    current = rule_results(session, rule_id)
-    ledger = _ledger(session, board, settings, current, page)
+    ledger = _ledger(session, board, settings, rule_id, page)
     thresholds = settings.thresholds_for(view.name)
     rate = settings.promote_max_loss_rate
-    newest_prs = [c.pr_id for c in reversed(current[-20:])]
+    newest_prs = list(board.records[rule_id].newest_prs)
     keys = rule_keys(session)
     return {
         "rule": {
@@ -106,7 +104,7 @@ def rule_page(
             board.overrides.get(rule_id, ()),
             board.settled.get(rule_id, ()),
         ),
-        "trend": trend(board, rule_id),
+        "trend": board.trend(rule_id),
         "ledger": ledger,
         "notes": _notes(session, board, view.name),
         "history": [
@@ -142,21 +140,18 @@ def _ledger(
     session: Session,
     board: Board,
     settings: Settings,
-    current: Sequence[RuleResult],
+    rule_id: int,
     page: int,
 ) -> dict[str, Any]:
-    ordered = sorted(
-        current,
-        key=lambda c: (
-            _RESULT_ORDER.get(c.result, 9),
-            -(c.at or c.settled_at).timestamp(),
-            -c.id,
-        ),
-    )
+    """One page of the rule's ledger, losses first: the order is the board's
+    (:attr:`RuleRecord.ledger_order`), the details are read for the page's entries only."""
+    ordered = board.records[rule_id].ledger_order
     pages = max(1, math.ceil(len(ordered) / LEDGER_PAGE_SIZE))
     if page > pages:
         raise PageNotFound(f"no page {page}: this rule's ledger has {pages} page(s)")
-    shown = ordered[(page - 1) * LEDGER_PAGE_SIZE : page * LEDGER_PAGE_SIZE]
+    wanted = ordered[(page - 1) * LEDGER_PAGE_SIZE : page * LEDGER_PAGE_SIZE]
+    found = {result.id: result for result in rule_results(session, wanted)}
+    shown = [found[entry_id] for entry_id in wanted if entry_id in found]
     corrected = entries_by_id(session, {c.corrects_id for c in shown if c.corrects_id})
     repos = board.repository_names()
     return {

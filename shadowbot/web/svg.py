@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -22,8 +23,16 @@ _CHAR_WIDTH = 6.5
 
 
 def trend(points: Sequence[Mapping[str, Any]], label: str) -> Markup:
-    """Wins and losses so far over time (``points`` as :func:`leaderboard.trend` gives
-    them), two step lines on one scale; ``label`` names the rule for screen readers."""
+    """Wins and losses so far over time (``points`` as :func:`board.trend_points` gives
+    them), two step lines on one scale; ``label`` names the rule for screen readers.
+
+    Drawn once per rule and trend: a leaderboard shows a hundred of them, and a new
+    ledger entry changes one."""
+    return _trend(tuple((str(p["at"]), int(p["wins"]), int(p["losses"])) for p in points), label)
+
+
+@lru_cache(maxsize=1024)
+def _trend(points: tuple[tuple[str, int, int], ...], label: str) -> Markup:
     if not points:
         return Markup(
             '<svg class="trend trend-empty" viewBox="0 0 {w} {h}" width="{w}" height="{h}"'
@@ -37,19 +46,21 @@ def trend(points: Sequence[Mapping[str, Any]], label: str) -> Markup:
             y=TREND_HEIGHT - _PAD,
             label=label,
         )
-    times = [datetime.fromisoformat(str(p["at"])).timestamp() for p in points]
-    top = max(max(int(p["wins"]), int(p["losses"])) for p in points)
+    times = [datetime.fromisoformat(at).timestamp() for at, _, _ in points]
+    top = max(max(wins, losses) for _, wins, losses in points)
     xs = _spread(times)
-    last = points[-1]
+    last_at, last_wins, last_losses = points[-1]
     title = (
-        f"{label}: {last['wins']} wins and {last['losses']} losses"
-        f" from {points[0]['at'][:10]} to {last['at'][:10]}"
+        f"{label}: {last_wins} wins and {last_losses} losses"
+        f" from {points[0][0][:10]} to {last_at[:10]}"
     )
+    wins = [p[1] for p in points]
+    losses = [p[2] for p in points]
     lines = [
         Markup('<polyline class="trend-{kind}" points="{points}"/>').format(
-            kind=kind, points=_steps(xs, [int(p[kind]) for p in points], top)
+            kind=kind, points=_steps(xs, counts, top)
         )
-        for kind in ("wins", "losses")
+        for kind, counts in (("wins", wins), ("losses", losses))
     ]
     return Markup(
         '<svg class="trend" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img">'
