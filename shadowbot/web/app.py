@@ -16,7 +16,13 @@ from shadowbot.live.worker import Processing, Worker
 from shadowbot.metrics import Metrics
 from shadowbot.settings import Settings
 from shadowbot.storage import migrated
-from shadowbot.web.intake import Delivery, DeliveryStore, is_handled, read_action
+from shadowbot.web.intake import (
+    Delivery,
+    DeliveryStore,
+    is_delivery_id,
+    is_handled,
+    read_action,
+)
 from shadowbot.web.signature import verify
 from shadowbot.web.site import add_pages
 
@@ -51,7 +57,7 @@ async def webhook(request: web.Request) -> web.Response:
         return web.json_response({"error": "bad signature"}, status=401)
     event = request.headers.get("X-GitHub-Event", "")
     delivery_id = request.headers.get("X-GitHub-Delivery", "")
-    if not event or not delivery_id:
+    if not event or not is_delivery_id(delivery_id):
         return _malformed(metrics)
     try:
         action = read_action(body)

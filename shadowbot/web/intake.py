@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,6 +56,16 @@ HANDLED: dict[str, frozenset[str] | None] = {
 }
 
 
+#: GitHub's delivery ids are GUIDs; other short printable ones are taken too (redelivery
+#: tools and tests name theirs), but not text a database refuses to store or to index:
+#: bytes that are not UTF-8, or an id longer than PostgreSQL indexes (2704 bytes).
+_DELIVERY_ID = re.compile(r"[!-~]{1,200}")
+
+
+def is_delivery_id(value: str) -> bool:
+    return _DELIVERY_ID.fullmatch(value) is not None
+
+
 def is_handled(event: str, action: str | None) -> bool:
     if event not in HANDLED:
         return False
@@ -72,7 +83,7 @@ _parsers = threading.local()
 
 def read_action(body: bytes) -> str | None:
     """The ``action`` of a webhook body (None when it has none); :class:`ValueError` when
-    the body is not a JSON object.
+    the body is not a JSON object, or its action no GitHub event has.
 
     The whole body is validated, its UTF-8 included, but only ``action`` is read out:
     building the objects of a 20-100 KB payload costs the intake more than everything
@@ -93,7 +104,11 @@ def read_action(body: bytes) -> str | None:
         raise ValueError("the body is JSON but not an object")
     action = document.get("action")
     del document
-    return action if isinstance(action, str) else None
+    if not isinstance(action, str):
+        return None
+    if "\x00" in action:  # stored in a column of its own, which PostgreSQL's text refuses
+        raise ValueError("the action holds a NUL character")
+    return action
 
 
 def _parser_for(body: bytes) -> simdjson.Parser:

@@ -18,4 +18,7 @@ def verify(secret: str, body: bytes, header: str | None) -> bool:
     """Whether ``header`` signs ``body``, compared in constant time."""
     if not header or not header.startswith("sha256="):
         return False
-    return hmac.compare_digest(sign(secret, body), header)
+    # As bytes: compare_digest refuses a str holding anything but ASCII, and a garbled
+    # header arrives as one (aiohttp decodes header bytes with surrogateescape).
+    expected = sign(secret, body).encode()
+    return hmac.compare_digest(expected, header.encode("utf-8", "surrogateescape"))
