@@ -31,7 +31,8 @@ mentions inside a note's text are part of the note.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from bisect import bisect_left
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -40,6 +41,10 @@ _KINDS: dict[str, CommandKind] = {"note": "note", "recheck": "recheck", "help": 
 
 # Regions of a comment whose mentions are not commands. Alternatives are tried at each
 # position in turn, so a fence line wins over a code span starting at the same backtick.
+# A comment is up to 65536 characters and is read on the event loop: no alternative may
+# scan the rest of the comment again from each of many openings. So an element's scan
+# stops at the next opening of the same element (that one is tried next), and a code
+# span's opening backticks are only found here; their closing ones, by :class:`_Ticks`.
 _HIDDEN = re.compile(
     r"""
     (?P<fence>
@@ -48,11 +53,18 @@ _HIDDEN = re.compile(
     )
   | (?P<quote> ^[ \t]*>[^\n]* )
   | (?P<comment> <!-- (?: .*?--> | .* ) )
-  | (?P<element> <(?P<tag>(?i:pre|code))\b[^>]*> .*? </(?P=tag)[ \t]*> )
-  | (?P<code> (?<![`\\])(?P<ticks>`+)(?!`) (?:(?!\n[ \t]*\n).)+? (?<!`)(?P=ticks)(?!`) )
+  | (?P<element>
+        <(?P<tag>(?i:pre|code))\b[^<>]*>
+        (?:(?!<(?i:(?P=tag))\b).)*?
+        </(?i:(?P=tag))[ \t]*>
+    )
+  | (?P<ticks> (?<![`\\])`+ )
     """,
     re.MULTILINE | re.DOTALL | re.VERBOSE,
 )
+_TICKS = re.compile(r"`+")
+# Where a line that is blank (a paragraph's end) starts: a code span does not cross one.
+_BLANK_LINE = re.compile(r"\n(?=[ \t]*\n)")
 # Markup and punctuation around a command word: ``**help**``, ``help.``, ``(recheck)``.
 _WORD_TRIM = re.compile(r"^[\W_]+|[\W_]+$")
 
@@ -103,8 +115,9 @@ def _mention(handle: str) -> re.Pattern[str]:
     # Not after a letter, digit, '.', '@', '/', '\\', '`' or '-' (an address, a path, a
     # longer login); not followed by one that would make it a longer login or a team.
     name = re.escape(handle.lstrip("@"))
+    # The name's case is folded as ASCII only: ``@ſhadowbot`` (a long s) is no mention.
     return re.compile(
-        rf"(?<![A-Za-z0-9.@/\\`-])@{name}(?:\[bot\])?(?![A-Za-z0-9_/-])"
+        rf"(?<![A-Za-z0-9.@/\\`-])@(?a:{name})(?:\[bot\])?(?![A-Za-z0-9_/-])"
         r"(?:[:,]?[ \t]+(?P<word>\S+))?",
         re.IGNORECASE,
     )
@@ -116,15 +129,62 @@ def _masked(body: str) -> tuple[str, str]:
     kept, so both line up with ``body``."""
     visible, readable = [], []
     position = 0
-    for hidden in _HIDDEN.finditer(body):
-        before = body[position : hidden.start()]
-        blank = re.sub(r"[^\n]", " ", hidden.group())
+    for start, end, code in _hidden(body):
+        before, hidden = body[position:start], body[start:end]
+        blank = re.sub(r"[^\n]", " ", hidden)
         visible += [before, blank]
-        readable += [before, hidden.group() if hidden.group("code") else blank]
-        position = hidden.end()
+        readable += [before, hidden if code else blank]
+        position = end
     visible.append(body[position:])
     readable.append(body[position:])
     return "".join(visible), "".join(readable)
+
+
+def _hidden(body: str) -> Iterator[tuple[int, int, bool]]:
+    """(start, end, whether it is a code span) of each hidden region, in order."""
+    ticks = _Ticks(body) if "`" in body else None
+    position = 0
+    while (found := _HIDDEN.search(body, position)) is not None:
+        if found.group("ticks") is None:
+            yield found.start(), found.end(), False
+            position = found.end()
+            continue
+        assert ticks is not None
+        end = ticks.closing(found.start())
+        if end is not None:
+            yield found.start(), end, True
+        position = end or found.end()  # backticks that close nothing are text
+
+
+class _Ticks:
+    """The runs of backticks of a comment, each with the next run of the same length: a
+    code span opened by one closes at the next run of exactly its length, within its
+    paragraph (CommonMark, "Code spans"). Found once for the comment, so many runs that
+    close nothing cost no more than a few."""
+
+    def __init__(self, body: str) -> None:
+        runs = [(run.start(), run.end()) for run in _TICKS.finditer(body)]
+        self._runs = runs
+        self._index = {start: i for i, (start, _) in enumerate(runs)}
+        self._next: list[int | None] = [None] * len(runs)
+        following: dict[int, int] = {}
+        for i in range(len(runs) - 1, -1, -1):
+            length = runs[i][1] - runs[i][0]
+            self._next[i] = following.get(length)
+            following[length] = i
+        self._blank_lines = [line.start() for line in _BLANK_LINE.finditer(body)]
+
+    def closing(self, start: int) -> int | None:
+        """Where the code span opened by the run at ``start`` ends; None if none does."""
+        i = self._index[start]
+        closer = self._next[i]
+        if closer is None:
+            return None
+        opened, (closes, end) = self._runs[i][1], self._runs[closer]
+        blank = bisect_left(self._blank_lines, opened)
+        if blank < len(self._blank_lines) and self._blank_lines[blank] < closes:
+            return None  # its paragraph ends first
+        return end
 
 
 def _paragraph_end(visible: str, start: int, mention: re.Pattern[str]) -> int:
