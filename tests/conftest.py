@@ -38,6 +38,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     yield from _postgresql_schema(server)
 
 
+@pytest.fixture
+def postgresql_url() -> Iterator[str]:
+    """A fresh schema as ``database_url`` gives, for tests of what only PostgreSQL does
+    (several processes on one database); skipped without ``SHADOWBOT_TEST_DATABASE_URL``."""
+    server = os.environ.get(POSTGRESQL_TEST_URL)
+    if not server:
+        pytest.skip(f"{POSTGRESQL_TEST_URL} is not set: PostgreSQL-only test skipped")
+    yield from _postgresql_schema(server)
+
+
 def _postgresql_schema(server: str) -> Iterator[str]:
     """A fresh schema, first on the search path of the URL yielded, dropped afterwards: tests
     (and engineers running them at once against one server) never see each other's tables."""
