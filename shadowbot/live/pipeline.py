@@ -229,6 +229,18 @@ class Pipeline:
         if mode == "silent":
             # DESIGN.md: no writes to GitHub at all; the pages show it from the bot's clock.
             return [Shown(None, None, _summary(evaluations), utcnow())]
+        async with posting.comment_lock(self.database, pr.repository, pr.number):
+            return await self._write(gh, installation_id, pr, evaluations, disabled, mode)
+
+    async def _write(
+        self,
+        gh: GitHubAPI,
+        installation_id: int,
+        pr: Snapshot,
+        evaluations: Evaluations,
+        disabled: Mapping[str, str],
+        mode: str,
+    ) -> list[Shown]:
         lock = self.github.write_lock(installation_id)
         mine = await posting.find_comments(gh, pr.repository, pr.number, self.bot_login)
         if mode == "per-rule":

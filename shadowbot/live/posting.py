@@ -1,7 +1,9 @@
 """Putting verdicts on screen: find the bot's comment again, then edit it or create it.
 
 The bot finds its comments by their hidden marker and by their author (its own login), so
-a restart, or a database lost, never leads to a duplicate comment. Writes of one
+a restart, or a database lost, never leads to a duplicate comment; and it finds and writes
+them under a per-PR lock (:func:`comment_lock`), so neither do two replicas evaluating
+the same PR at once, each finding no comment yet. Writes of one
 installation are serialized, as GitHub asks of integrations to stay clear of secondary
 rate limits: https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#avoid-concurrent-requests
 """
@@ -10,14 +12,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from gidgethub.abc import GitHubAPI
+from sqlalchemy.engine import Engine as Database
 
 from shadowbot.live.api import PAGE
 from shadowbot.live.comments import Marker, parse_marker
+from shadowbot.storage.locks import advisory_lock
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +83,14 @@ async def find_comments(
     """The bot's own marked comments on the PR, oldest first."""
     mine = await own_comments(gh, repository, number, bot_login)
     return [comment for comment in mine if comment.marker is not None]
+
+
+def comment_lock(
+    database: Database, repository: str, number: int
+) -> AbstractAsyncContextManager[None]:
+    """Hold while finding the bot's comments on the PR and writing them: the per-PR lock
+    of all replicas on one PostgreSQL database (nothing to hold on SQLite)."""
+    return advisory_lock(database, f"comment:{repository.lower()}#{number}")
 
 
 async def upsert_comment(
