@@ -1,8 +1,9 @@
 """Read a history file (docs/history-format.md) as a stream of typed records.
 
-Each line is validated into plain frozen values; a malformed line becomes a
-:class:`HistoryError` carrying its line number and the reason, and the reader goes on
-(or stops, when strict). Nothing is held beyond the current line.
+Each line is validated into plain frozen values; a malformed line (not UTF-8, not JSON,
+not a record) becomes a :class:`HistoryError` carrying its line number and the reason, and
+the reader goes on (or stops, when strict). A file whose record lines are all malformed
+is itself an error. Nothing is held beyond the current line.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,6 +33,9 @@ _CI_STATES = frozenset(
     {"success", "failure", "pending", "neutral", "skipped", "cancelled", "error"}
 )
 _CI_SOURCES = frozenset({"check_run", "status"})
+#: No later time is read: the backtest adds grace periods and revert windows to the times
+#: it reads, and Python's datetimes end with the year 9999.
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +117,12 @@ def _time(obj: dict[str, Any], key: str, where: str) -> datetime:
         raise _Invalid(f"{where}{key}", f"not an ISO 8601 timestamp: {text!r}") from None
     if value.tzinfo is None:
         raise _Invalid(f"{where}{key}", f"timestamp without a timezone: {text!r}")
+    try:
+        in_range = value.astimezone(UTC) < _LATEST
+    except OverflowError:  # before the year 1 in UTC
+        in_range = False
+    if not in_range:
+        raise _Invalid(f"{where}{key}", f"timestamp out of range: {text!r}")
     return value
 
 
@@ -128,20 +139,19 @@ class _Parser:
         kind = obj.get("type", "User")
         association = obj.get("association", "NONE")
         permission = obj.get("permission", "none")
+        # Strings before the lookup: a list or an object cannot be part of its key.
+        if not isinstance(association, str):
+            raise _Invalid(f"{where}association", f"expected str, got {_show(association)}")
+        if not isinstance(kind, str) or kind not in _USER_TYPES:
+            raise _Invalid(f"{where}type", f"expected User, Bot or Organization, got {_show(kind)}")
+        if not isinstance(permission, str) or permission not in _PERMISSIONS:
+            raise _Invalid(f"{where}permission", f"unknown permission {_show(permission)}")
         key = (login, kind, association, permission)
         actor = self._actors.get(key)
         if actor is None:
-            if kind not in _USER_TYPES:
-                raise _Invalid(
-                    f"{where}type", f"expected User, Bot or Organization, got {_show(kind)}"
-                )
-            if permission not in _PERMISSIONS:
-                raise _Invalid(f"{where}permission", f"unknown permission {_show(permission)}")
-            if not isinstance(association, str):
-                raise _Invalid(f"{where}association", f"expected str, got {_show(association)}")
             if len(self._actors) > 100_000:  # keep memory flat on histories with many users
                 self._actors.clear()
-            actor = self._actors[key] = Actor(login, kind, association, permission)
+            actor = self._actors[key] = Actor(login, kind, association, permission)  # type: ignore[arg-type]
         return actor
 
     def files(
@@ -335,31 +345,41 @@ class HistoryReader:
             return 0.0
         return min(1.0, raw.tell() / self._size) if self._size else 1.0
 
-    def _open(self) -> IO[str]:
+    def _open(self) -> io.BufferedIOBase:
         try:
             self._raw = raw = self.path.open("rb")
             self._size = self.path.stat().st_size
         except OSError as exc:
             raise HistoryError(f"cannot read {self.path}: {exc.strerror}") from None
         if self.path.suffix == ".gz":
-            return io.TextIOWrapper(gzip.GzipFile(fileobj=raw), encoding="utf-8")
-        return io.TextIOWrapper(raw, encoding="utf-8")
+            return gzip.GzipFile(fileobj=raw)
+        return raw
 
     def __iter__(self) -> Iterator[HistoryRecord]:
         parser = _Parser()
-        loads = json.loads
+        read = 0
+        # Lines are split as bytes and decoded one by one: a byte that is not UTF-8 spoils
+        # its line only.
         with self._open() as lines, self._raw or io.BytesIO():
             try:
-                self.header = _read_header(next(lines, ""))
+                self.header = _read_header(next(lines, b""))
                 for number, line in enumerate(lines, start=2):
                     if not line.strip():
                         continue
                     try:
-                        yield parser.record(loads(line), number)
-                    except (_Invalid, ValueError) as exc:
+                        record = parser.record(_decode(line), number)
+                    except (_Invalid, ValueError, RecursionError) as exc:
                         self._report(HistoryError(_reason(exc), number))
-            except (OSError, EOFError, UnicodeDecodeError) as exc:
+                        continue
+                    read += 1
+                    yield record
+            except (OSError, EOFError, zlib.error) as exc:
                 raise HistoryError(f"{self.path}: unreadable: {exc}") from None
+        if not read and self.skipped:
+            raise HistoryError(
+                f"{self.path}: no line is a pull request record"
+                f" ({self.skipped} malformed line(s) skipped)"
+            )
 
     def _report(self, error: HistoryError) -> None:
         if self.strict:
@@ -369,23 +389,32 @@ class HistoryReader:
             self.on_error(error)
 
 
+def _decode(line: bytes) -> Any:
+    """The JSON value of a line, strictly UTF-8 (``json.loads`` would guess UTF-16 too)."""
+    return json.loads(line.decode("utf-8"))
+
+
 def _reason(exc: Exception) -> str:
     if isinstance(exc, json.JSONDecodeError):
         return f"not valid JSON ({exc.msg} at column {exc.colno})"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 (byte 0x{exc.object[exc.start]:02x} at column {exc.start + 1})"
+    if isinstance(exc, RecursionError):
+        return "not valid JSON (nested too deeply)"
     return str(exc)
 
 
-def _read_header(line: str) -> dict[str, Any]:
+def _read_header(line: bytes) -> dict[str, Any]:
     try:
-        header = json.loads(line)
-    except ValueError:
+        header = _decode(line)
+    except (ValueError, RecursionError):
         header = None
     if not isinstance(header, dict) or "shadowbot_history" not in header:
         raise HistoryError(
             'the first line must be the header {"shadowbot_history": 1, "repository": ...}', 1
         )
     version = header["shadowbot_history"]
-    if version != SCHEMA_VERSION:
+    if type(version) is not int or version != SCHEMA_VERSION:  # true == 1 in Python
         raise HistoryError(
             f"schema version {version!r} is not supported (this shadowbot reads version "
             f"{SCHEMA_VERSION})",
