@@ -66,6 +66,53 @@ async def test_help_gets_the_help_reply_and_the_command_a_reaction(sim, tmp_path
         assert reactions_on(sim, number, comment) == [("shadowbot[bot]", "eyes")]
 
 
+async def test_help_is_answered_once_per_pull_request(sim, tmp_path):
+    async with running_bot(sim, tmp_path) as bot:
+        number = await sim.open_pr(sim.repo, "dave", "hello: update", files=[PACKAGE])
+        first = await sim.comment(sim.repo, number, "dave", "@shadowbot help")
+        await bot.quiet()
+        second = await sim.comment(sim.repo, number, "carol", "@shadowbot help please")
+        third = await sim.comment(sim.repo, number, "alice", "Hm. @shadowbot HELP")
+        await bot.quiet()
+        (reply,) = bot.bot_comments(number)
+        assert "Mention me with a command" in reply.body
+        # Each asker still sees their command was read.
+        for comment in (first, second, third):
+            assert reactions_on(sim, number, comment) == [("shadowbot[bot]", "eyes")]
+
+        other = await sim.open_pr(sim.repo, "dave", "hello: more", files=[PACKAGE])
+        await sim.comment(sim.repo, other, "dave", "@shadowbot help")
+        await bot.quiet()
+        assert len(bot.bot_comments(other)) == 1  # once per pull request, not once ever
+
+
+async def test_help_answered_before_a_restart_is_not_answered_again(sim, tmp_path):
+    """GitHub keeps the record: not even a bot on a new database answers twice."""
+    async with running_bot(sim, tmp_path) as bot:
+        number = await sim.open_pr(sim.repo, "dave", "hello: update", files=[PACKAGE])
+        await sim.comment(sim.repo, number, "dave", "@shadowbot help")
+        await bot.quiet()
+        assert len(bot.bot_comments(number)) == 1
+    for database in (tmp_path, tmp_path / "new"):
+        async with running_bot(sim, database) as bot:
+            asked = await sim.comment(sim.repo, number, "carol", "@shadowbot help")
+            await bot.quiet()
+            assert len(bot.bot_comments(number)) == 1
+            assert reactions_on(sim, number, asked) == [("shadowbot[bot]", "eyes")]
+
+
+async def test_help_is_answered_after_the_short_reply_to_an_unknown_command(sim, tmp_path):
+    async with running_bot(sim, tmp_path) as bot:
+        number = await sim.open_pr(sim.repo, "dave", "hello: update", files=[PACKAGE])
+        await sim.comment(sim.repo, number, "dave", "@shadowbot lgtm")
+        await bot.quiet()
+        await sim.comment(sim.repo, number, "dave", "@shadowbot help")
+        await sim.comment(sim.repo, number, "dave", "@shadowbot ship\n\n@shadowbot help")
+        await bot.quiet()
+        short, full = bot.bot_comments(number)
+        assert "lgtm" in short.body and "Mention me with a command" in full.body
+
+
 async def test_an_unknown_command_gets_one_short_reply_per_pull_request(sim, tmp_path):
     async with running_bot(sim, tmp_path) as bot:
         number = await sim.open_pr(sim.repo, "dave", "hello: update", files=[PACKAGE])

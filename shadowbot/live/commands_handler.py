@@ -1,5 +1,10 @@
 """Commands by mention in PR comments: ``note`` from anyone, ``recheck`` from mergers,
 ``help``. Notes follow their comment: an edit updates the note, a deletion removes it.
+
+The help, and the short reply to an unknown command, are each posted at most once per
+PR: the bot's own comments on the PR are the record of what it answered (tagged with a
+hidden marker), so a restart or a delivery tried again does not answer twice, and they are
+read and written under the PR's comment lock, so two replicas do not either.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ if TYPE_CHECKING:
 
 #: Tags the bot's replies to unknown commands, so it sends at most one per PR.
 HELP_TAG = "<!-- shadowbot-help -->"
+#: Tags its reply to ``help``, likewise: someone who was told of ``help`` may still ask.
+FULL_HELP_TAG = "<!-- shadowbot-help-full -->"
 
 
 class CommandHandler:
@@ -75,12 +82,11 @@ class CommandHandler:
             elif silent:
                 continue  # DESIGN.md: silent mode writes nothing to GitHub
             elif command.kind == "help":
-                await posting.upsert_comment(
-                    gh, lock, repo, number, render_help(handle=handle), None
-                )
-            elif command.kind == "unknown" and not await self._helped(gh, repo, number):
-                reply = render_unknown_command(command.word, handle=handle) + HELP_TAG + "\n"
-                await posting.upsert_comment(gh, lock, repo, number, reply, None)
+                reply = render_help(handle=handle)
+                await self._reply_once(gh, lock, repo, number, FULL_HELP_TAG, reply)
+            elif command.kind == "unknown":
+                reply = render_unknown_command(command.word, handle=handle)
+                await self._reply_once(gh, lock, repo, number, HELP_TAG, reply)
         if not silent:
             await posting.acknowledge(gh, lock, repo, comment_id)
 
@@ -90,9 +96,14 @@ class CommandHandler:
         actor = Actor(login, permission=permission)
         return counts_as_merger(actor, Actor(author), self.p.settings.mergers)
 
-    async def _helped(self, gh: GitHubAPI, repo: str, number: int) -> bool:
-        mine = await posting.own_comments(gh, repo, number, self.p.bot_login)
-        return any(HELP_TAG in comment.body for comment in mine)
+    async def _reply_once(
+        self, gh: GitHubAPI, lock: asyncio.Lock, repo: str, number: int, tag: str, reply: str
+    ) -> None:
+        """Post ``reply`` on the PR, tagged, unless a reply with that tag is there."""
+        async with posting.comment_lock(self.p.database, repo, number):
+            mine = await posting.own_comments(gh, repo, number, self.p.bot_login)
+            if not any(tag in comment.body for comment in mine):
+                await posting.upsert_comment(gh, lock, repo, number, reply + tag + "\n", None)
 
     def _record_note(
         self,
