@@ -361,7 +361,7 @@ def test_a_signed_body_that_is_not_one_json_object_is_malformed(endpoint, body, 
     assert endpoint.rows() == before
 
 
-@BOUNDED
+@settings(BOUNDED, max_examples=30)
 @given(
     good=st.lists(
         st.tuples(delivery_ids(), json_objects(st.just("opened"), always=True)), max_size=6
