@@ -189,14 +189,11 @@ def run_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def run_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from aiohttp import web
+    import asyncio
 
-    from shadowbot.live.service import create_live_app
+    from shadowbot.live.service import serve
 
-    app = create_live_app(settings)
-    log.info("listening on http://%s:%d/webhook", settings.host, settings.port)
-    # No access-log line per delivery (a tenth of the intake's time): /metrics counts them.
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    asyncio.run(serve(settings))
     return 0
 
 

@@ -89,6 +89,8 @@ class Settings:
     github_api_url: str = "https://api.github.com"
     host: str = "127.0.0.1"
     port: int = 8080
+    #: Deliveries one process handles at once (one pull request's always one at a time).
+    workers: int = 8
     log_level: str = "INFO"
     #: ``text`` lines for people, or ``json``, one object per line, for log collectors.
     log_format: Literal["text", "json"] = "text"
@@ -177,7 +179,7 @@ def _rate(name: str, value: Any) -> float:
     return number
 
 
-def _int(name: str, value: Any, minimum: int = 0) -> int:
+def _int(name: str, value: Any, minimum: int = 0, maximum: int | None = None) -> int:
     if isinstance(value, bool):
         raise ConfigError(f"{name}: expected a whole number, got {value!r}")
     try:
@@ -186,6 +188,8 @@ def _int(name: str, value: Any, minimum: int = 0) -> int:
         raise ConfigError(f"{name}: expected a whole number, got {value!r}") from None
     if number < minimum:
         raise ConfigError(f"{name}: must be at least {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise ConfigError(f"{name}: must be at most {maximum}, got {number}")
     return number
 
 
@@ -271,7 +275,8 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "webhook_secret": lambda n, v: Secret(_text(n, v)),
     "github_api_url": lambda n, v: _text(n, v).rstrip("/"),
     "host": _text,
-    "port": lambda n, v: _int(n, v, minimum=1),
+    "port": lambda n, v: _int(n, v, minimum=1, maximum=65535),
+    "workers": lambda n, v: _int(n, v, minimum=1, maximum=256),
     "log_level": _choice("DEBUG", "INFO", "WARNING", "ERROR"),
     "log_format": _choice("text", "json"),
     "public_url": _web_url,
@@ -307,6 +312,7 @@ ENVIRONMENT_HELP: dict[str, str] = {
     "SHADOWBOT_GITHUB_API_URL": "GitHub API base URL (GitHub Enterprise Server too)",
     "SHADOWBOT_HOST": "address to listen on (default 127.0.0.1)",
     "SHADOWBOT_PORT": "port to listen on (default 8080)",
+    "SHADOWBOT_WORKERS": "deliveries processed at once by one process (default 8)",
     "SHADOWBOT_LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR",
     "SHADOWBOT_LOG_FORMAT": "text (default) or json, one object per line",
     "SHADOWBOT_PUBLIC_URL": "where people reach the pages, e.g. https://shadowbot.example.org",

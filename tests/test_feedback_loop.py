@@ -11,7 +11,7 @@ from datetime import timedelta
 from livebot import PACKAGE, running_bot, sim_fixture, writer_pair_claim  # noqa: F401
 from sqlmodel import Session, select
 
-from shadowbot.live.service import JOBS
+from shadowbot.live.service import jobs_of
 from shadowbot.live.settling import record_figures, verify
 from shadowbot.storage import LedgerEntryRow, OutcomeRow, ReactionRow, RuleRow, utcnow
 from shadowbot.storage.evidence import rule_keys
@@ -31,7 +31,7 @@ RULE = "writer-pair@1"
 
 async def settle(bot, later=timedelta(0)):
     """Harvest every open verdict's reactions, then settle as of now + ``later``."""
-    jobs = bot.app[JOBS]
+    jobs = jobs_of(bot.app)
     await bot.quiet()
     await jobs.sweep()
     jobs.clock = lambda: utcnow() + later

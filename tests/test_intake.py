@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import io
 import json
+from datetime import timedelta
 
 from aiohttp import ClientSession, web
 from livebot import SECRET, sim_fixture  # noqa: F401
@@ -181,7 +182,7 @@ def stored_errors(database_url):
 
 
 async def test_a_delivery_github_failed_is_tried_again(database_url, sim, monkeypatch):
-    monkeypatch.setattr(worker, "RETRY_DELAYS", (0.05, 0.05, 0.05))
+    monkeypatch.setattr(worker, "BACKOFF", (0.05, 0.05))
     flaky = Flaky(failures=2)
     async with bot(database_url, flaky) as (url, app):
         sim.webhook_url = f"{url}/webhook"
@@ -194,18 +195,27 @@ async def test_a_delivery_github_failed_is_tried_again(database_url, sim, monkey
     assert stored_errors(database_url) == [(True, None)]
 
 
-async def test_a_delivery_is_recorded_failed_once_its_tries_are_used_up(
+async def test_a_delivery_github_keeps_failing_is_given_up_with_its_reason_once_too_old(
     database_url, sim, monkeypatch
 ):
-    monkeypatch.setattr(worker, "RETRY_DELAYS", (0.05, 0.05))
-    flaky = Flaky(failures=100)
+    monkeypatch.setattr(worker, "BACKOFF", (0.05, 0.05))
+    monkeypatch.setattr(worker, "GIVE_UP_AFTER", timedelta(seconds=1.5))
+    flaky = Flaky(failures=10_000)
     async with bot(database_url, flaky) as (url, app):
         sim.webhook_url = f"{url}/webhook"
         await sim.ping()
-        for _ in range(50):
+        for _ in range(200):
             await asyncio.sleep(0.05)
             if stored_errors(database_url)[0][0]:
                 break
-    assert flaky.tries == 3
+        await asyncio.sleep(0.2)
+        async with ClientSession() as client, client.get(f"{url}/healthz") as answer:
+            health = await answer.json()
+    assert flaky.tries > 2  # tried again and again meanwhile
     ((processed, error),) = stored_errors(database_url)
     assert processed and error.startswith("GitHubUnavailable")
+    with Session(create_db_engine(database_url)) as session:
+        (row,) = session.exec(select(DeliveryRow))
+        assert row.given_up_at is not None and row.reconciled_at is None
+    assert health["status"] == "degraded"
+    assert any("given up" in reason for reason in health["reasons"])

@@ -18,7 +18,7 @@ from shadowbot.live.reconcile import (
     to_redeliver,
     window_start,
 )
-from shadowbot.live.service import PIPELINE
+from shadowbot.live.service import pipeline_of
 from shadowbot.simulator.webhooks import DROPPED
 from shadowbot.storage import DeliveryRow, OutcomeRow, PullRequestRow
 from shadowbot.web.app import DATABASE, METRICS
@@ -27,7 +27,7 @@ WRITER_PAIR = "writer-pair@1"
 
 
 def reconciler(bot):
-    return Reconciler(bot.app[DATABASE], bot.app[PIPELINE].github, bot.app[METRICS])
+    return Reconciler(bot.app[DATABASE], pipeline_of(bot.app).github, bot.app[METRICS])
 
 
 def outcomes(bot):

@@ -20,12 +20,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import aiohttp
 from gidgethub import GraphQLException, HTTPException, QueryError, abc, apps
@@ -39,6 +41,7 @@ from shadowbot.github.guard import (
     created_comment,
     edited_comment,
 )
+from shadowbot.github.pacing import IN_PLACE, Pacer, RateLimited
 from shadowbot.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -96,8 +99,10 @@ class GitHubClient(abc.GitHubAPI):
         renew_token: Callable[[], Awaitable[str]] | None = None,
         bot_login: Callable[[], Awaitable[str]] | None = None,
         own_comments: MutableMapping[str, Any] | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         super().__init__("shadowbot", oauth_token=oauth_token, cache=cache, base_url=base_url)
+        self._pacer = pacer
         self._renew_token = renew_token
         self._bot_login = bot_login
         #: The ids (as text) of comments known to be the bot's: an author never changes.
@@ -236,13 +241,39 @@ class GitHubClient(abc.GitHubAPI):
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
+    async def manage_rate_limit(self, *, method: str, url: str) -> None:
+        """Before each request: hold it while GitHub has said to wait, and pace writes
+        within the content-creation limits (:mod:`shadowbot.github.pacing`)."""
+        if self._pacer is None:
+            return
+        write = counts_as_write(method, url, self.base_url)
+        wait = self._pacer.wait_before(write)
+        if wait > IN_PLACE:
+            if write:
+                self._pacer.forget_last_write()
+            why = self._pacer.blocked_because or "the content-creation limits"
+            raise RateLimited(self._pacer.clock() + wait, f"{method} {url} held back: {why}")
+        if wait > 0:
+            await self.sleep(wait)
+
     async def handle_rate_limit_error(
         self, *, method: str, url: str, exception: HTTPException, attempt: int
     ) -> bool:
         message = " ".join(str(arg) for arg in exception.args[1:])
+        until = limit_lifts_at(exception.status_code, exception.headers, message, attempt)
+        if until is not None:
+            secondary = exception.headers.get("x-ratelimit-remaining") != "0"
+            reason = f"GitHub answered {int(exception.status_code)}: {message or 'rate limited'}"
+            if self._pacer is not None:
+                self._pacer.block(until, reason, secondary)
+            if until - time.time() > IN_PLACE or attempt > MAX_RETRIES:
+                self._metrics.inc("shadowbot_github_rate_limited_total", kind=_kind(secondary))
+                raise RateLimited(until, f"{method} {url}: {reason}", secondary) from exception
         wait = retry_delay(method, exception.status_code, exception.headers, attempt, message)
         if wait is None:
             return False
+        if until is None:  # a server error: jitter, so replicas do not retry in step
+            wait *= 1 + random.random() / 2
         log.warning(
             "GitHub answered %s; retrying in %.0f s",
             int(exception.status_code),
@@ -252,6 +283,43 @@ class GitHubClient(abc.GitHubAPI):
         self._metrics.inc("shadowbot_github_retries_total", status=str(int(exception.status_code)))
         await self.sleep(wait)
         return True
+
+
+def limit_lifts_at(
+    status: int, headers: Mapping[str, str], message: str, attempt: int, now: float | None = None
+) -> float | None:
+    """When a rate limit GitHub answered with lifts (a Unix time), or None when the answer
+    is no rate limit: ``retry-after``, else the primary limit's ``x-ratelimit-reset``,
+    else (a secondary limit without either) a minute, doubling on each attempt."""
+    status = int(status)
+    if status not in (403, 429):
+        return None
+    clock = time.time() if now is None else now
+    retry_after = headers.get("retry-after", "")
+    if retry_after.isdigit():
+        return clock + float(retry_after)
+    if headers.get("x-ratelimit-remaining") == "0":
+        reset = headers.get("x-ratelimit-reset", "")
+        if reset.isdigit():
+            return max(float(reset), clock + 1.0)
+    if status == 429 or "rate limit" in message.lower():
+        return clock + 60.0 * 2.0 ** (max(attempt, 1) - 1)
+    return None
+
+
+def _kind(secondary: bool) -> str:
+    return "secondary" if secondary else "primary"
+
+
+def counts_as_write(method: str, url: str, base_url: str) -> bool:
+    """Whether a request creates content as GitHub's secondary limits count it: a write
+    other than a GraphQL read or a token exchange."""
+    if method.upper() in READ_METHODS:
+        return False
+    path = urlsplit(url).path if "://" in url else url
+    base = urlsplit(base_url).path.rstrip("/")
+    path = path[len(base) :] if base and path.startswith(base) else path
+    return not (path.endswith("/graphql") or path.endswith("/access_tokens"))
 
 
 def retry_delay(
@@ -353,6 +421,8 @@ class GitHubApp:
         self._token_locks: dict[int, asyncio.Lock] = {}
         #: Writes are serialized per installation (GitHub's secondary-limit guidance).
         self._write_locks: dict[int, asyncio.Lock] = {}
+        #: Every client's requests held back while GitHub says to wait, writes paced.
+        self.pacer = Pacer()
 
     def client(
         self,
@@ -372,6 +442,7 @@ class GitHubApp:
             renew_token=renew_token,
             bot_login=self.bot_login,
             own_comments=self._own_comments,
+            pacer=self.pacer,
         )
 
     async def installation(self, installation_id: int) -> GitHubClient:
@@ -455,12 +526,21 @@ class GitHubApp:
         return self._write_locks.setdefault(installation_id, asyncio.Lock())
 
     async def _new_token(self, installation_id: int) -> tuple[str, float]:
-        response = await apps.get_installation_access_token(
-            self.client(),
-            installation_id=str(installation_id),
-            app_id=self._app_id,
-            private_key=self._private_key,
-        )
+        """An installation token. A 401 on the exchange is tried once more with a new
+        JWT (one signed a moment before GitHub's clock moved on may be refused)."""
+        for attempt in (1, 2):
+            try:
+                response = await apps.get_installation_access_token(
+                    self.client(),
+                    installation_id=str(installation_id),
+                    app_id=self._app_id,
+                    private_key=self._private_key,
+                )
+                break
+            except HTTPException as exc:
+                if exc.status_code != 401 or attempt == 2:
+                    raise
+                log.warning("GitHub refused the app's JWT; trying once more with a new one")
         expires = datetime.fromisoformat(response["expires_at"]).timestamp()
         self._metrics.inc("shadowbot_github_tokens_total")
         return str(response["token"]), expires

@@ -32,7 +32,7 @@ from sqlmodel import Session, col, func, select
 from shadowbot.core.ledger import Thresholds
 from shadowbot.errors import ShadowbotError
 from shadowbot.live.comments import parse_marker
-from shadowbot.live.service import JOBS, create_live_app
+from shadowbot.live.service import READY, create_live_app, jobs_of
 from shadowbot.live.settling import SettleReport, verify
 from shadowbot.offline.ledger_view import load_views, percent, shown_state, table
 from shadowbot.settings import Secret, Settings
@@ -146,6 +146,7 @@ async def running_bot(settings: Settings, sim: Simulator) -> AsyncIterator[web.A
     host, port = runner.addresses[0][:2]
     sim.webhook_url = f"http://{host}:{port}/webhook"
     try:
+        await asyncio.wait_for(runner.app[READY].wait(), 30)  # the app's identity learned
         yield runner.app
     finally:
         await runner.cleanup()
@@ -177,7 +178,7 @@ class FeedbackLoop:
 
     async def settle(self) -> SettleReport:
         await self.quiet()
-        jobs = self.app[JOBS]
+        jobs = jobs_of(self.app)
         await jobs.sweep()
         report = await jobs.settle()
         await self.quiet()  # the verdicts edited to show a rule just disabled

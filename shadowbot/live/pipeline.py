@@ -8,9 +8,12 @@ from one loop in name order (:class:`shadowbot.core.engine.Engine`), each failur
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
 import re
 from collections.abc import Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -67,6 +70,10 @@ class Pipeline:
     def __post_init__(self) -> None:
         self.commands = CommandHandler(self)
         self._privacy: dict[str, bool] = {}
+        #: Rules run in this one thread, off the event loop (a slow rule must not delay
+        #: the webhook acknowledgements), one evaluation at a time (the engine's budget
+        #: watches one at a time).
+        self._rules_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rules")
 
     def coalesce_key(self, delivery: DeliveryRow) -> str | None:
         """The PR (or head commit) a delivery only re-evaluates, if that is all it does."""
@@ -195,6 +202,11 @@ class Pipeline:
 
     # -- the work --------------------------------------------------------------------
 
+    async def _evaluate(self, pr: Snapshot, skip: Collection[str]) -> Evaluations:
+        """Every rule's verdict on ``pr``, in the rules' thread (the log context goes along)."""
+        run = functools.partial(contextvars.copy_context().run, self.engine.evaluate, pr, skip)
+        return await asyncio.get_running_loop().run_in_executor(self._rules_thread, run)
+
     async def reevaluate(
         self, installation_id: int, repo: str, number: int, only_head: str = ""
     ) -> None:
@@ -210,7 +222,7 @@ class Pipeline:
             return  # nothing on screen can change: closed, or a check on an old head
         disabled = await asyncio.to_thread(self._disabled_rules)
         # DESIGN.md: a disabled rule stops evaluating live and stops posting.
-        evaluations = self.engine.evaluate(pr, skip=disabled.keys())
+        evaluations = await self._evaluate(pr, disabled.keys())
         for _, verdict in evaluations:
             self.metrics.inc("shadowbot_evaluations_total", decision=verdict.decision.value)
         shown = await self._post(gh, installation_id, pr, evaluations, disabled)

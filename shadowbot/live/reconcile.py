@@ -15,6 +15,9 @@ A scheduled run does two things:
   them that long for redelivery) are listed; a delivery whose newest attempt failed, and
   that the bot never stored, is redelivered once per run, a few times at most per process.
   https://docs.github.com/en/webhooks/testing-and-troubleshooting-webhooks/redelivering-webhooks
+- **given up**: a delivery the worker gave up on (GitHub failed for hours) or that failed
+  for good is not processed again, stale as it is; its pull request is evaluated again
+  as it stands now, once, and the delivery marked reconciled.
 """
 
 from __future__ import annotations
@@ -22,11 +25,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from gidgethub import HTTPException
 from gidgethub.abc import GitHubAPI
 from sqlalchemy.engine import Engine as Database
@@ -41,10 +45,14 @@ from shadowbot.storage import (
     PullRequestRow,
     RepositoryRow,
     VerdictRow,
+    claims,
     utcnow,
 )
 
 log = logging.getLogger(__name__)
+
+#: Evaluates one pull request again: (installation id, ``owner/name``, number).
+Refresh = Callable[[int, str, int], Awaitable[None]]
 
 #: How far back GitHub lets an app redeliver.
 RETENTION = timedelta(days=3)
@@ -69,6 +77,8 @@ class ReconcileReport:
     recorded: int = 0
     redelivered: int = 0
     failed: int = 0
+    #: Pull requests of given-up deliveries evaluated again.
+    retaken: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +107,14 @@ class Reconciler:
         github: GitHubApp,
         metrics: Metrics,
         clock: Callable[[], datetime] = utcnow,
+        refresh: Refresh | None = None,
     ) -> None:
         self.database = database
         self.github = github
         self.metrics = metrics
         self.clock = clock
+        #: Evaluates one pull request again (installation, repository, number).
+        self.refresh = refresh
         #: GitHub's time of the newest delivery the previous run listed.
         self._cursor: datetime | None = None
         self._asked: dict[str, Asked] = {}
@@ -111,6 +124,7 @@ class Reconciler:
         report = ReconcileReport()
         await self.check_open_pulls(report)
         await self.redeliver_failed(report)
+        await self.retake_given_up(report)
         self.metrics.inc("shadowbot_reconcile_runs_total")
         self.metrics.inc("shadowbot_reconcile_outcomes_total", report.recorded)
         self.metrics.inc("shadowbot_reconcile_redeliveries_total", report.redelivered)
@@ -156,6 +170,26 @@ class Reconciler:
             return 0
         actor = await _actor(gh, pull, pr, kind)
         return await asyncio.to_thread(self._record_outcome, pull.repository, pr, kind, actor)
+
+    # -- given up ----------------------------------------------------------------------
+
+    async def retake_given_up(self, report: ReconcileReport) -> None:
+        """Evaluate again the pull request of each delivery given up; mark it reconciled
+        (one GitHub still fails stays for the next run)."""
+        done = []
+        for delivery in await asyncio.to_thread(claims.given_up, self.database):
+            assert delivery.id is not None
+            target = pull_request_of(delivery)
+            if target is not None and self.refresh is not None:
+                try:
+                    await self.refresh(*target)
+                except Exception:  # GitHub still failing, or the PR is gone: logged
+                    log.warning("could not evaluate %s#%d again", *target[1:], exc_info=True)
+                    report.failed += 1
+                    continue
+                report.retaken += 1
+            done.append(delivery.id)
+        await asyncio.to_thread(claims.reconciled, self.database, done, self.clock())
 
     # -- deliveries ------------------------------------------------------------------
 
@@ -297,3 +331,27 @@ def to_redeliver(
     if asked is not None and (newest.id <= asked.attempt_id or asked.times >= MAX_REDELIVERIES):
         return None
     return newest
+
+
+def pull_request_of(delivery: DeliveryRow) -> tuple[int, str, int] | None:
+    """(installation id, repository, number) of the pull request a delivery is about, or
+    None (not about one pull request, or not readable)."""
+    try:
+        payload = orjson.loads(delivery.payload)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(payload, dict):
+        return None
+    installation = (payload.get("installation") or {}).get("id")
+    repository = (payload.get("repository") or {}).get("full_name")
+    item = payload.get("pull_request") or payload.get("issue") or {}
+    number = item.get("number")
+    if number is None:
+        check = payload.get("check_run") or payload.get("check_suite") or {}
+        pulls = check.get("pull_requests") or []
+        number = pulls[0].get("number") if len(pulls) == 1 else None
+    if payload.get("issue") and not payload["issue"].get("pull_request"):
+        return None  # an issue's comment: no pull request to evaluate
+    if not (isinstance(installation, int) and isinstance(repository, str)):
+        return None
+    return (installation, repository, number) if isinstance(number, int) else None

@@ -1,29 +1,50 @@
-"""Process stored deliveries, oldest first, one at a time.
+"""Process stored deliveries: several at a time, one subject's in order, nothing lost.
 
-One worker processes every delivery in the order it was stored, so deliveries of the same
-pull request are handled in order. Deliveries left unprocessed by a crash are picked up
-at the next start, because "processed" is only recorded after the handler finished.
-A delivery that failed because GitHub could not be reached or was rate limiting is tried
-again later, a few times, before it is recorded as failed: GitHub sends no event again.
+The worker claims deliveries from the database with a lease (:mod:`shadowbot.storage.claims`)
+and processes up to ``slots`` of them at once, each in its own task: a slow GitHub answer
+for one pull request delays no other. One subject's deliveries (a pull request's, a head
+commit's) are claimed one at a time, oldest first, so they are handled in order. Several
+processes may share the database: each delivery is processed by the one that claimed it,
+and a claim whose process died is taken over once its lease runs out.
+
+When GitHub fails, the delivery is let go and tried again later — never waited for
+inside a slot:
+
+- a rate limit: from the time GitHub said it lifts, however long (no claim is made by
+  this process meanwhile, since every request would be refused);
+- GitHub unreachable, a 5xx, a token refused: with a growing backoff and jitter, until
+  :data:`GIVE_UP_AFTER` has passed since the delivery arrived;
+- anything else (a 422, a bug): not tried again.
+
+A delivery given up is kept with its reason, and its pull request is taken up again by
+the reconciler; ``/healthz`` and ``/metrics`` show what is going on meanwhile
+(:mod:`shadowbot.health`). Deliveries left unprocessed by a crash are taken up again: a
+delivery is recorded processed only after its handler finished.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import os
+import random
+import socket
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-import sqlalchemy as sa
-from gidgethub import GitHubBroken, RateLimitExceeded
+from gidgethub import BadRequest, GitHubBroken, RateLimitExceeded
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
 
 from shadowbot.background import Background
 from shadowbot.github.client import GitHubUnavailable
+from shadowbot.github.pacing import RateLimited
+from shadowbot.health import GIVEN_UP, RATE_LIMITED, UNREACHABLE, WAITING, Health
 from shadowbot.metrics import Metrics
-from shadowbot.storage import DeliveryRow, utcnow
+from shadowbot.storage import DeliveryRow, claims, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -35,21 +56,38 @@ CoalesceKey = Callable[[DeliveryRow], str | None]
 
 @dataclass(frozen=True, slots=True)
 class Processing:
-    """How stored deliveries are processed: the handler, and optionally which of them
-    a later one makes redundant."""
+    """How stored deliveries are processed: the handler, optionally which of them a
+    later one makes redundant, and an event set once the handler can work (e.g. once
+    the app's identity was learned from GitHub)."""
 
     handle: Handler
     coalesce_key: CoalesceKey | None = None
+    ready: asyncio.Event | None = None
 
 
-#: Errors worth another try later: GitHub unreachable, failing or rate limiting.
-TRANSIENT: tuple[type[Exception], ...] = (GitHubUnavailable, GitHubBroken, RateLimitExceeded)
-#: Seconds before each further try of a delivery that failed transiently.
-RETRY_DELAYS: tuple[float, ...] = (5.0, 30.0, 120.0)
-#: Under a burst of deliveries the worker waits for a pause this long before it works...
+#: Deliveries processed at once by one process.
+SLOTS = 8
+#: A claim lasts this long, renewed every third of it while the delivery is processed.
+LEASE = timedelta(seconds=60)
+#: GitHub failing (unreachable, 5xx, a token refused): tried again after a backoff that
+#: doubles from the first to the last, with jitter...
+BACKOFF = (5.0, 600.0)
+#: ...until the delivery is this old; then it is given up, to the reconciler.
+GIVE_UP_AFTER = timedelta(hours=6)
+#: Deliveries waiting longer than this make the service "degraded".
+WAITING_AFTER = timedelta(seconds=60)
+#: On PostgreSQL other processes store deliveries this one hears nothing of: look this often.
+POLL = 1.0
+#: Under a burst of deliveries the worker waits for a pause this long before it claims...
 QUIET = 0.05
 #: ...but never longer than this: processing is deferred, never starved.
 MAX_DEFER = 2.0
+
+
+def replica_name() -> str:
+    """This process's name in the claims it makes: host, process id and a nonce (a pid
+    is reused after a restart)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class Worker(Background):
@@ -63,40 +101,88 @@ class Worker(Background):
         metrics: Metrics,
         coalesce_key: CoalesceKey | None = None,
         last_received: Callable[[], float] | None = None,
+        *,
+        health: Health | None = None,
+        ready: asyncio.Event | None = None,
+        slots: int = SLOTS,
+        owner: str | None = None,
     ) -> None:
         self._engine = engine
-        self._last_received = last_received
         self._handler = handler
-        self._coalesce_key = coalesce_key
         self._wakeup = wakeup
         self._metrics = metrics
+        self._coalesce_key = coalesce_key
+        self._last_received = last_received
+        self._health = health or Health(metrics)
+        self._ready = ready
+        self.slots = slots
+        self.owner = owner or replica_name()
+        self._polls = engine.dialect.name != "sqlite"
         self.idle = asyncio.Event()  # set while nothing is left to process now
-        self._attempts: dict[int, int] = {}
-        self._retry_at: dict[int, float] = {}
+        self._running: dict[int, asyncio.Task[None]] = {}
+        self._paused_until: datetime | None = None
+        self._next_look = 0.0
 
     async def run(self) -> None:
+        if self._ready is not None:
+            await self._ready.wait()
+        renewing = asyncio.create_task(self._renew_leases(), name="delivery-leases")
+        try:
+            await self._loop()
+        finally:
+            renewing.cancel()
+            running = list(self._running.values())
+            for task in running:
+                task.cancel()  # left unprocessed: its lease runs out, it is taken up again
+            await asyncio.gather(renewing, *running, return_exceptions=True)
+
+    async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             self._wakeup.clear()  # before looking, so a store during the look is not missed
             await self._yield_to_intake()
-            deferred = {i for i, at in self._retry_at.items() if at > loop.time()}
-            pending = await asyncio.to_thread(self._pending, deferred)
-            if not pending:
+            claimed = await self._claim()
+            if not claimed and not self._running:
                 self.idle.set()
-                due = min((self._retry_at[i] for i in deferred), default=None)
-                timeout = None if due is None else max(due - loop.time(), 0.0)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), timeout)
-                self.idle.clear()  # woken: something may be waiting
-                continue
+            await self._look_at_health(loop.time())
+            await self._until_something_changes(busy=bool(claimed))
+
+    async def _claim(self) -> list[DeliveryRow]:
+        now = utcnow()
+        if self._paused_until is not None and now < self._paused_until:
+            return []
+        free = self.slots - len(self._running)
+        if free <= 0:
+            return []
+        rows = await asyncio.to_thread(claims.claim, self._engine, self.owner, free, now, LEASE)
+        for row in rows:
+            assert row.id is not None
             self.idle.clear()
-            # In a thread: finding the keys parses each queued payload.
-            pending, superseded = await asyncio.to_thread(self._coalesce, pending)
-            self._metrics.inc("shadowbot_deliveries_coalesced_total", len(superseded))
-            if superseded:
-                await asyncio.to_thread(self._mark_superseded, superseded)
-            for delivery in pending:
-                await self._process(delivery)
+            task = asyncio.create_task(self._process(row), name=f"delivery-{row.id}")
+            self._running[row.id] = task
+            task.add_done_callback(functools.partial(self._done, row.id))
+        return rows
+
+    def _done(self, row_id: int, task: asyncio.Task[None]) -> None:
+        self._running.pop(row_id, None)
+        self._wakeup.set()  # a slot is free, and the subject's next delivery may go
+
+    async def _until_something_changes(self, busy: bool) -> None:
+        """Wait for a delivery stored or finished, a retry coming due, or (PostgreSQL)
+        the next look for what other processes stored."""
+        if busy and len(self._running) < self.slots:
+            return  # there may be more to claim right away
+        timeout = POLL if self._polls else None
+        due = await asyncio.to_thread(claims.waiting, self._engine)
+        retry = due[2]
+        if self._paused_until is not None:
+            retry = max(retry, self._paused_until) if retry else self._paused_until
+        if retry is not None:
+            seconds = max((retry - utcnow()).total_seconds(), 0.05)
+            timeout = seconds if timeout is None else min(timeout, seconds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), timeout)
+            self.idle.clear()  # woken: something may be waiting
 
     async def _yield_to_intake(self) -> None:
         """Let a burst of deliveries be acknowledged first: the acknowledgement is what
@@ -108,90 +194,159 @@ class Worker(Background):
         while loop.time() - self._last_received() < QUIET and loop.time() < deadline:
             await asyncio.sleep(QUIET)
 
-    def _coalesce(self, pending: list[DeliveryRow]) -> tuple[list[DeliveryRow], list[int]]:
-        """Drop the deliveries a later one in the batch makes redundant: under a burst of
-        pushes, checks and reviews a PR is evaluated once, on its newest state. The kept
-        ones, and the ids of the dropped ones."""
-        if self._coalesce_key is None:
-            return pending, []
-        keys = [self._coalesce_key(delivery) for delivery in pending]
-        last = {key: i for i, key in enumerate(keys) if key is not None}
-        kept, superseded = [], []
-        for i, (delivery, key) in enumerate(zip(pending, keys, strict=True)):
-            if key is None or last[key] == i:
-                kept.append(delivery)
-            elif delivery.id is not None:
-                superseded.append(delivery.id)
-        return kept, superseded
+    async def _renew_leases(self) -> None:
+        while True:
+            await asyncio.sleep(LEASE.total_seconds() / 3)
+            if self._running:
+                with contextlib.suppress(Exception):  # the next renewal tries again
+                    await asyncio.to_thread(
+                        claims.renew,
+                        self._engine,
+                        self.owner,
+                        list(self._running),
+                        utcnow() + LEASE,
+                    )
 
-    async def _process(self, delivery: DeliveryRow) -> None:
-        context = {"delivery": delivery.delivery_id, "event": delivery.event}
-        error = None
+    # -- one delivery ------------------------------------------------------------------
+
+    async def _process(self, row: DeliveryRow) -> None:
+        assert row.id is not None
+        if await self._superseded(row):
+            return
+        context = {"delivery": row.delivery_id, "event": row.event}
         try:
-            await self._handler(delivery)
-            self._metrics.inc("shadowbot_deliveries_processed_total", event=delivery.event)
+            await self._handler(row)
         except asyncio.CancelledError:
-            raise  # shutting down: left unprocessed, picked up at the next start
-        except TRANSIENT as exc:
-            if self._defer(delivery, exc):
-                return
-            error = f"{type(exc).__name__}: {exc}"[:2000]
-            self._metrics.inc("shadowbot_errors_total", where="github")
+            raise
         except Exception as exc:  # one bad delivery must not stop the others
-            log.exception("processing a delivery failed", extra=context)
-            error = f"{type(exc).__name__}: {exc}"[:2000]
-            self._metrics.inc("shadowbot_errors_total", where="worker")
-        self._attempts.pop(delivery.id or 0, None)
-        self._retry_at.pop(delivery.id or 0, None)
-        await asyncio.to_thread(self._mark_processed, delivery.id, error)
+            await self._failed(row, exc, context)
+            return
+        self._metrics.inc("shadowbot_deliveries_processed_total", event=row.event)
+        self._health.clear(UNREACHABLE)
+        await asyncio.to_thread(claims.finish, self._engine, row.id, self.owner, utcnow(), None)
 
-    def _defer(self, delivery: DeliveryRow, exc: Exception) -> bool:
-        """Schedule another try of ``delivery``; False once its tries are used up."""
-        assert delivery.id is not None
-        attempt = self._attempts.get(delivery.id, 0)
-        if attempt >= len(RETRY_DELAYS):
-            self._attempts.pop(delivery.id, None)
-            self._retry_at.pop(delivery.id, None)
+    async def _superseded(self, row: DeliveryRow) -> bool:
+        """Drop ``row`` when a later delivery of its subject has the same effect (under a
+        burst of pushes, checks and reviews a PR is evaluated once, on its newest state),
+        with the later ones of that effect but the last."""
+        if self._coalesce_key is None or row.subject is None:
             return False
-        self._attempts[delivery.id] = attempt + 1
-        delay = RETRY_DELAYS[attempt]
-        self._retry_at[delivery.id] = asyncio.get_running_loop().time() + delay
-        log.warning(
-            "GitHub failed (%s); trying the delivery again in %.0f s",
-            type(exc).__name__,
-            delay,
-            extra={"delivery": delivery.delivery_id},
-        )
-        self._metrics.inc("shadowbot_delivery_retries_total")
+        key = await asyncio.to_thread(self._coalesce_key, row)
+        if key is None:
+            return False
+        coalesce_key = self._coalesce_key
+
+        def same_effect() -> list[int]:  # in a thread: finding the keys parses each payload
+            later = claims.later_of_subject(self._engine, row)
+            return [d.id for d in later if d.id is not None and coalesce_key(d) == key]
+
+        alike = await asyncio.to_thread(same_effect)
+        if not alike:
+            return False
+        dropped = [cast_id(row), *alike[:-1]]
+        await asyncio.to_thread(claims.supersede, self._engine, dropped, utcnow())
+        self._metrics.inc("shadowbot_deliveries_coalesced_total", len(dropped))
         return True
 
-    def _pending(self, deferred: set[int], limit: int = 100) -> list[DeliveryRow]:
-        with Session(self._engine) as session:
-            query = (
-                select(DeliveryRow)
-                .where(
-                    col(DeliveryRow.processed_at).is_(None),
-                    col(DeliveryRow.id).not_in(deferred),
-                )
-                .order_by(col(DeliveryRow.id))
-                .limit(limit)
+    async def _failed(self, row: DeliveryRow, exc: Exception, context: dict[str, str]) -> None:
+        assert row.id is not None
+        now = utcnow()
+        reason = f"{type(exc).__name__}: {exc}"[:2000]
+        until = _rate_limit_lifts(exc)
+        if until is not None:
+            self._paused_until = until
+            shown = until.strftime("%Y-%m-%d %H:%M:%S UTC")
+            self._health.report(RATE_LIMITED, f"rate-limited by GitHub until {shown}")
+            self._metrics.inc("shadowbot_delivery_retries_total", why="rate_limit")
+            log.warning("GitHub rate limits until %s; the delivery waits", shown, extra=context)
+            jitter = timedelta(seconds=random.uniform(0, 2))
+            await asyncio.to_thread(
+                claims.defer, self._engine, row.id, self.owner, until + jitter, reason
             )
-            rows = list(session.exec(query))
-            session.expunge_all()
-            return rows
+            return
+        if _transient(exc) and now - row.received_at < GIVE_UP_AFTER:
+            if isinstance(exc, GitHubUnavailable | GitHubBroken):
+                since = self._health.since(UNREACHABLE) or now
+                shown = since.strftime("%Y-%m-%d %H:%M:%S UTC")
+                self._health.report(UNREACHABLE, f"GitHub unreachable or failing since {shown}")
+            delay = backoff(row.attempts)
+            self._metrics.inc("shadowbot_delivery_retries_total", why="github")
+            log.warning(
+                "GitHub failed (%s); trying the delivery again in %.0f s",
+                type(exc).__name__,
+                delay,
+                extra=context,
+            )
+            await asyncio.to_thread(
+                claims.defer,
+                self._engine,
+                row.id,
+                self.owner,
+                now + timedelta(seconds=delay),
+                reason,
+            )
+            return
+        if _transient(exc):
+            log.error("gave up on a delivery after %s: %s", GIVE_UP_AFTER, reason, extra=context)
+            self._metrics.inc("shadowbot_errors_total", where="github")
+        else:
+            log.error("processing a delivery failed", exc_info=exc, extra=context)
+            self._metrics.inc("shadowbot_errors_total", where="worker")
+        self._metrics.inc("shadowbot_deliveries_given_up_total")
+        await asyncio.to_thread(claims.give_up, self._engine, row.id, self.owner, now, reason)
+        self._next_look = 0.0  # shown at once
 
-    def _mark_superseded(self, row_ids: list[int]) -> None:
-        table = DeliveryRow.__table__  # type: ignore[attr-defined]
-        with self._engine.begin() as connection:
-            connection.execute(
-                sa.update(table).where(table.c.id.in_(row_ids)).values(processed_at=utcnow())
-            )
+    # -- health ------------------------------------------------------------------------
 
-    def _mark_processed(self, row_id: int | None, error: str | None) -> None:
-        table = DeliveryRow.__table__  # type: ignore[attr-defined]
-        with self._engine.begin() as connection:
-            connection.execute(
-                sa.update(table)
-                .where(table.c.id == row_id)
-                .values(processed_at=utcnow(), error=error)
+    async def _look_at_health(self, at: float) -> None:
+        """Every few seconds: how many deliveries wait, and how many were given up."""
+        if at < self._next_look:
+            return
+        self._next_look = at + 5.0
+        now = utcnow()
+        if self._paused_until is not None and now >= self._paused_until:
+            self._paused_until = None
+            self._health.clear(RATE_LIMITED)
+        count, oldest, _ = await asyncio.to_thread(claims.waiting, self._engine)
+        given_up = await asyncio.to_thread(claims.count_given_up, self._engine)
+        self._metrics.set("shadowbot_deliveries_waiting", count)
+        self._metrics.set("shadowbot_deliveries_given_up", given_up)
+        if count and oldest is not None and now - oldest > WAITING_AFTER:
+            self._health.report(WAITING, f"{count} deliveries waiting")
+        else:
+            self._health.clear(WAITING)
+        if given_up:
+            self._health.report(
+                GIVEN_UP, f"{given_up} deliveries given up, waiting for the reconciler"
             )
+        else:
+            self._health.clear(GIVEN_UP)
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before the next try after ``attempts`` tries: doubling from BACKOFF[0] to
+    BACKOFF[1], with ±50% jitter so that replicas do not retry in step."""
+    first, most = BACKOFF
+    base = min(first * 2.0 ** max(attempts - 1, 0), most)
+    return base * random.uniform(0.5, 1.5)
+
+
+def _rate_limit_lifts(exc: Exception) -> datetime | None:
+    if isinstance(exc, RateLimited):
+        return datetime.fromtimestamp(exc.until, UTC)
+    if isinstance(exc, RateLimitExceeded):
+        reset: datetime = exc.rate_limit.reset_datetime
+        return reset
+    return None
+
+
+def _transient(exc: Exception) -> bool:
+    """GitHub unreachable or failing, or refusing the app's token: worth another try."""
+    if isinstance(exc, GitHubUnavailable | GitHubBroken):
+        return True
+    return isinstance(exc, BadRequest) and exc.status_code == 401
+
+
+def cast_id(row: DeliveryRow) -> int:
+    assert row.id is not None
+    return row.id

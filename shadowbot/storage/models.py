@@ -181,7 +181,10 @@ class DeliveryRow(SQLModel, table=True):
     """A webhook as received, stored before it is acknowledged."""
 
     __tablename__ = "delivery"
-    __table_args__ = (sa.UniqueConstraint("delivery_id", name="uq_delivery_delivery_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("delivery_id", name="uq_delivery_delivery_id"),
+        sa.Index("ix_delivery_subject", "subject", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     #: The ``X-GitHub-Delivery`` header: the same delivery redelivered is the same row.
@@ -192,7 +195,24 @@ class DeliveryRow(SQLModel, table=True):
     payload: str = Field(sa_type=sa.Text)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    #: Why it failed for good (or was given up); None once processed as it should be.
     error: str | None = Field(default=None, sa_type=sa.Text)
+    #: What it is about, e.g. ``o/r#7`` or ``o/r@<sha>`` (None: nothing in particular):
+    #: one subject's deliveries are processed one at a time, oldest first.
+    subject: str | None = None
+    #: How often it was claimed for processing.
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    #: Not tried again before this (after GitHub failed or was rate limiting).
+    not_before: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: The process processing it, until when (a lease: taken over once it runs out).
+    claimed_by: str | None = None
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: The newest failure it will be tried again after.
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    #: Given up after GitHub failed for too long; its pull request is then evaluated
+    #: again by the reconciler, at ``reconciled_at``.
+    given_up_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    reconciled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ReactionRow(SQLModel, table=True):

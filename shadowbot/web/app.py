@@ -12,6 +12,7 @@ from aiohttp import web
 from sqlalchemy.engine import Engine
 
 from shadowbot.errors import ConfigError
+from shadowbot.health import Health
 from shadowbot.live.worker import Processing, Worker
 from shadowbot.metrics import Metrics
 from shadowbot.settings import Settings
@@ -21,7 +22,7 @@ from shadowbot.web.intake import (
     DeliveryStore,
     is_delivery_id,
     is_handled,
-    read_action,
+    read_delivery,
 )
 from shadowbot.web.signature import verify
 from shadowbot.web.site import add_pages
@@ -40,6 +41,7 @@ METRICS = web.AppKey("metrics", Metrics)
 DATABASE = web.AppKey("database", Engine)
 STORE = web.AppKey("store", DeliveryStore)
 WORKER = web.AppKey("worker", Worker)
+HEALTH = web.AppKey("health", Health)
 
 #: Opens what processes stored deliveries once the app's resources exist, and closes it.
 HandlerFactory = Callable[[web.Application], AbstractAsyncContextManager[Processing]]
@@ -60,13 +62,13 @@ async def webhook(request: web.Request) -> web.Response:
     if not event or not is_delivery_id(delivery_id):
         return _malformed(metrics)
     try:
-        action = read_action(body)
+        action, subject = read_delivery(body)
     except ValueError:  # not JSON, or not an object
         return _malformed(metrics)
     if not is_handled(event, action):
         metrics.inc("shadowbot_deliveries_total", outcome="ignored")
         return web.json_response({"ignored": f"{event}.{action}"}, status=202)
-    stored = await app[STORE].add(Delivery(delivery_id, event, action, body.decode()))
+    stored = await app[STORE].add(Delivery(delivery_id, event, action, body.decode(), subject))
     metrics.inc("shadowbot_deliveries_total", outcome="stored" if stored else "duplicate")
     # Built from bytes: json_response's encoding is a visible share of a burst's time.
     return web.Response(body=STORED if stored else DUPLICATE, status=202, content_type=JSON)
@@ -78,7 +80,8 @@ def _malformed(metrics: Metrics) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True})
+    """Whether the service is up, and what keeps it from its work (:mod:`shadowbot.health`)."""
+    return web.json_response(request.app[HEALTH].as_dict())
 
 
 async def metrics_view(request: web.Request) -> web.Response:
@@ -105,8 +108,14 @@ def create_app(settings: Settings, handler_factory: HandlerFactory) -> web.Appli
             "shadowbot_github_errors_total": "requests that reached no answer, by error",
             "shadowbot_github_retries_total": "requests to GitHub sent again, by status",
             "shadowbot_github_tokens_total": "installation tokens obtained",
+            "shadowbot_github_rate_limited_total": "requests refused by a rate limit, by kind",
+            "shadowbot_deliveries_waiting": "deliveries stored and not processed yet",
+            "shadowbot_deliveries_given_up": "deliveries given up, not reconciled yet",
+            "shadowbot_deliveries_given_up_total": "deliveries given up or failed for good",
+            "shadowbot_degraded": "1 while this keeps the bot from its work, by reason",
         }
     )
+    app[HEALTH] = Health(app[METRICS])
     app.router.add_post("/webhook", webhook)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_view)
@@ -130,6 +139,9 @@ def create_app(settings: Settings, handler_factory: HandlerFactory) -> web.Appli
                 app[METRICS],
                 coalesce_key=processing.coalesce_key,
                 last_received=lambda: store.last_received,
+                health=app[HEALTH],
+                ready=processing.ready,
+                slots=settings.workers,
             )
             worker.start()
             stack.push_async_callback(worker.close)

@@ -83,9 +83,16 @@ _parsers = threading.local()
 
 def read_action(body: bytes) -> str | None:
     """The ``action`` of a webhook body (None when it has none); :class:`ValueError` when
-    the body is not a JSON object, or its action no GitHub event has.
+    the body is not a JSON object, or its action no GitHub event has."""
+    return read_delivery(body)[0]
 
-    The whole body is validated, its UTF-8 included, but only ``action`` is read out:
+
+def read_delivery(body: bytes) -> tuple[str | None, str | None]:
+    """The ``action`` of a webhook body and its subject (:func:`subject_of`);
+    :class:`ValueError` when the body is not a JSON object, or its action no GitHub
+    event has.
+
+    The whole body is validated, its UTF-8 included, but only these are read out:
     building the objects of a 20-100 KB payload costs the intake more than everything
     else it does for a delivery, and the worker parses the stored body anyway.
     """
@@ -103,12 +110,47 @@ def read_action(body: bytes) -> str | None:
         del document
         raise ValueError("the body is JSON but not an object")
     action = document.get("action")
+    subject = subject_of(document)
     del document
     if not isinstance(action, str):
-        return None
+        return None, subject
     if "\x00" in action:  # stored in a column of its own, which PostgreSQL's text refuses
         raise ValueError("the action holds a NUL character")
-    return action
+    return action, subject
+
+
+def subject_of(document: simdjson.Object) -> str | None:
+    """What a delivery is about, as the worker orders deliveries (one subject's one at a
+    time, oldest first): ``owner/repo#number`` for a pull request or an issue (a check
+    names its pull request when it has exactly one), ``owner/repo@sha`` for a head commit;
+    None for anything else. Only text is returned: no view into the document is kept."""
+    repository = _get(document, "repository")
+    name = _get(repository, "full_name")
+    del repository
+    if not isinstance(name, str):
+        return None
+    for key in ("pull_request", "issue"):
+        number = _get(_get(document, key), "number")
+        if isinstance(number, int):
+            return f"{name}#{number}"
+    for key in ("check_run", "check_suite"):
+        item = _get(document, key)
+        if item is None:
+            continue
+        prs = _get(item, "pull_requests")
+        if isinstance(prs, simdjson.Array) and len(prs) == 1:
+            number = _get(prs[0], "number")
+            if isinstance(number, int):
+                return f"{name}#{number}"
+        sha = _get(item, "head_sha")
+        del prs, item
+        return f"{name}@{sha}" if isinstance(sha, str) else None
+    sha = _get(document, "sha")  # a status
+    return f"{name}@{sha}" if isinstance(sha, str) else None
+
+
+def _get(item: object, key: str) -> object:
+    return item.get(key) if isinstance(item, simdjson.Object) else None
 
 
 def _parser_for(body: bytes) -> simdjson.Parser:
@@ -126,6 +168,7 @@ class Delivery:
     event: str
     action: str | None
     payload: str
+    subject: str | None = None
 
 
 class DeliveryStore(Background):
@@ -173,30 +216,31 @@ class DeliveryStore(Background):
                     fresh.discard(delivery.delivery_id)
 
     def _insert(self, deliveries: list[Delivery]) -> set[str]:
-        """Insert the new ones in one transaction; return the ids that were new.
+        """Insert the new ones in one statement; return the ids that were new.
 
-        Through the driver's own connection: SQLAlchemy's execution of the same three
+        ``ON CONFLICT DO NOTHING``: another process sharing the database may store the
+        same redelivery at the same moment, and neither must fail its whole batch. The
+        rows inserted are those ``RETURNING`` gives back.
+
+        Through the driver's own connection: SQLAlchemy's execution of the same
         statements costs about a millisecond of the event loop's time per batch, because
         this thread holds the GIL while it runs, where the driver releases it.
         """
         sql = self._sql
-        ids = list(dict.fromkeys(d.delivery_id for d in deliveries))
+        received_at = sql.received_at(utcnow())
+        unique = {d.delivery_id: d for d in reversed(deliveries)}  # the first of each id
+        rows = [
+            value
+            for d in reversed(unique.values())
+            for value in (d.delivery_id, d.event, d.action, d.payload, received_at, d.subject)
+        ]
         connection = self._engine.raw_connection()
         try:
             cursor = connection.cursor()
             if sql.begin:
                 cursor.execute(sql.begin)
-            cursor.execute(sql.known(len(ids)), ids)
-            known = {row[0] for row in cursor.fetchall()}
-            received_at = sql.received_at(utcnow())
-            rows, fresh = [], set()
-            for d in deliveries:
-                if d.delivery_id in known or d.delivery_id in fresh:
-                    continue
-                fresh.add(d.delivery_id)
-                rows.append((d.delivery_id, d.event, d.action, d.payload, received_at))
-            if rows:
-                cursor.executemany(sql.insert, rows)
+            cursor.execute(sql.insert(len(unique)), rows)
+            fresh = {row[0] for row in cursor.fetchall()}
             connection.commit()
         except BaseException:
             connection.rollback()
@@ -230,14 +274,10 @@ class _DriverSql:
             return cls("?", "BEGIN IMMEDIATE", convert)
         return cls("%s", None, convert)
 
-    def known(self, count: int) -> str:
-        marks = ", ".join([self.placeholder] * count)
-        return f"SELECT delivery_id FROM delivery WHERE delivery_id IN ({marks})"
-
-    @property
-    def insert(self) -> str:
-        marks = ", ".join([self.placeholder] * 5)
+    def insert(self, count: int) -> str:
+        row = "(" + ", ".join([self.placeholder] * 6) + ")"
         return (
-            "INSERT INTO delivery (delivery_id, event, action, payload, received_at)"
-            f" VALUES ({marks})"
+            "INSERT INTO delivery (delivery_id, event, action, payload, received_at, subject)"
+            f" VALUES {', '.join([row] * count)}"
+            " ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id"
         )
