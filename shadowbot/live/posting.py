@@ -11,18 +11,22 @@ rate limits: https://docs.github.com/en/rest/using-the-rest-api/best-practices-f
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from gidgethub import BadRequest
 from gidgethub.abc import GitHubAPI
 from sqlalchemy.engine import Engine as Database
 
 from shadowbot.live.api import PAGE
 from shadowbot.live.comments import Marker, parse_marker
 from shadowbot.storage.locks import advisory_lock
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +105,9 @@ async def upsert_comment(
     body: str,
     existing: OwnComment | None,
 ) -> Written:
-    """Edit ``existing`` to ``body``, or create a comment; nothing if unchanged."""
+    """Edit ``existing`` to ``body``, or create a comment; nothing if unchanged. A comment
+    deleted (a 404) between finding it and editing it is created again, once, now: the
+    PR must not go without its verdict until its next event."""
     async with lock:
         if existing is not None:
             if existing.body == body:
@@ -113,10 +119,18 @@ async def upsert_comment(
                     wrote=False,
                 )
             url = f"/repos/{repository}/issues/comments/{existing.id}"
-            edited = _own(await gh.patch(url, data={"body": body}))
-            return Written(
-                edited.id, edited.node_id, edited.created_at, edited.updated_at, wrote=True
-            )
+            try:
+                edited = _own(await gh.patch(url, data={"body": body}))
+            except BadRequest as exc:
+                if exc.status_code != 404:
+                    raise
+                log.info(
+                    "comment %d on %s#%d is gone; posting it again", existing.id, repository, number
+                )
+            else:
+                return Written(
+                    edited.id, edited.node_id, edited.created_at, edited.updated_at, wrote=True
+                )
         created = _own(
             await gh.post(f"/repos/{repository}/issues/{number}/comments", data={"body": body})
         )

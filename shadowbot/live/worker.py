@@ -149,8 +149,11 @@ class Worker(Background):
 
     async def _claim(self) -> list[DeliveryRow]:
         now = utcnow()
-        if self._paused_until is not None and now < self._paused_until:
-            return []
+        if self._paused_until is not None:
+            if now < self._paused_until:
+                return []
+            self._paused_until = None  # the limit lifted: claims go on
+            self._health.clear(RATE_LIMITED)
         free = self.slots - len(self._running)
         if free <= 0:
             return []
@@ -251,7 +254,7 @@ class Worker(Background):
     async def _failed(self, row: DeliveryRow, exc: Exception, context: dict[str, str]) -> None:
         assert row.id is not None
         now = utcnow()
-        reason = f"{type(exc).__name__}: {exc}"[:2000]
+        reason = reason_of(exc)
         until = _rate_limit_lifts(exc)
         if until is not None:
             self._paused_until = until
@@ -304,9 +307,6 @@ class Worker(Background):
             return
         self._next_look = at + 5.0
         now = utcnow()
-        if self._paused_until is not None and now >= self._paused_until:
-            self._paused_until = None
-            self._health.clear(RATE_LIMITED)
         count, oldest, _ = await asyncio.to_thread(claims.waiting, self._engine)
         given_up = await asyncio.to_thread(claims.count_given_up, self._engine)
         self._metrics.set("shadowbot_deliveries_waiting", count)
@@ -321,6 +321,13 @@ class Worker(Background):
             )
         else:
             self._health.clear(GIVEN_UP)
+
+
+def reason_of(exc: Exception) -> str:
+    """What went wrong, as kept with the delivery: GitHub's status code where it gave one."""
+    status = getattr(exc, "status_code", None)
+    said = f"GitHub answered {int(status)}: " if status is not None else ""
+    return f"{said}{type(exc).__name__}: {exc}"[:2000]
 
 
 def backoff(attempts: int) -> float:
