@@ -148,7 +148,7 @@ async def advisory_lock(engine: Engine, name: str) -> AsyncIterator[None]:
     if not _on_postgresql(engine):
         yield
         return
-    pinned = _Pinned(await asyncio.to_thread(engine.connect))
+    pinned = _Pinned(await _connect(engine))
     try:
         number = await pinned.run(lambda connection: _number(connection, name))
         wait = FIRST_POLL
@@ -159,6 +159,21 @@ async def advisory_lock(engine: Engine, name: str) -> AsyncIterator[None]:
     finally:
         # Back to the pool, which rolls the transaction back: the lock is released.
         await pinned.run(lambda connection: connection.close())
+
+
+async def _connect(engine: Engine) -> Connection:
+    """A pooled connection; given back if the caller is cancelled while it opens."""
+    opening = asyncio.ensure_future(asyncio.to_thread(engine.connect))
+    try:
+        return await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        opening.add_done_callback(_give_back)
+        raise
+
+
+def _give_back(opened: asyncio.Future[Connection]) -> None:
+    if not opened.cancelled() and opened.exception() is None:
+        opened.result().close()
 
 
 def _try_xact(connection: Connection, number: int) -> bool:
