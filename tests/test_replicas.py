@@ -1,14 +1,16 @@
 """Several replicas on one PostgreSQL database (PostgreSQL only: on SQLite there is one
-process by design): a PR's lock is held by one replica at a time, and two replicas
-evaluating one PR at once post one verdict comment."""
+process by design): a PR's lock is held by one replica at a time, a repository both see
+first is recorded once, and two replicas evaluating one PR at once post one verdict
+comment."""
 
 import asyncio
 
 from livebot import running_bot, sim_fixture, writer_pair_claim  # noqa: F401
+from sqlmodel import Session, select
 
 from shadowbot.live.posting import comment_lock
 from shadowbot.live.service import pipeline_of
-from shadowbot.storage import migrated
+from shadowbot.storage import RepositoryRow, migrated, records
 
 
 async def test_a_pull_requests_lock_is_held_by_one_replica_at_a_time(postgresql_url):
@@ -36,6 +38,21 @@ async def test_a_pull_requests_lock_is_held_by_one_replica_at_a_time(postgresql_
         waiter.cancel()
         await asyncio.gather(holder, waiter, return_exceptions=True)
         assert (one.pool.checkedout(), two.pool.checkedout()) == (0, 0)
+
+
+async def test_two_replicas_seeing_a_new_repository_at_once_record_it_once(postgresql_url):
+    with migrated(postgresql_url) as database:
+        with Session(database) as first, Session(database) as second:
+            records.repository(first, "o/r", 1)  # inserted, not committed yet
+            # The second finds no row (not committed) and inserts one, which waits for
+            # the first transaction on the unique index, then breaks it.
+            seeing = asyncio.create_task(asyncio.to_thread(records.repository, second, "o/r", 1))
+            await asyncio.sleep(0.3)
+            first.commit()
+            found = await seeing
+            second.commit()
+            rows = second.exec(select(RepositoryRow)).all()
+        assert [row.full_name for row in rows] == ["o/r"] and found.id == rows[0].id
 
 
 async def test_two_replicas_evaluating_one_pr_at_once_post_one_comment(postgresql_url, sim):

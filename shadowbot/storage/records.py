@@ -10,10 +10,11 @@ row, a cache of GitHub's state, is updated in place.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from shadowbot.rules import Rule
@@ -36,6 +37,9 @@ class _HasId(Protocol):
     id: int | None
 
 
+R = TypeVar("R", RepositoryRow, PullRequestRow)
+
+
 def _id(row: _HasId) -> int:
     """The primary key of a row that has been flushed."""
     if row.id is None:
@@ -43,13 +47,36 @@ def _id(row: _HasId) -> int:
     return row.id
 
 
-def repository(session: Session, full_name: str, installation_id: int | None) -> RepositoryRow:
-    """The repository's row, created if new, with its installation (None: the app left)."""
-    row = session.exec(
+def _inserted_or_found(session: Session, row: R, find: Callable[[], R | None]) -> R:
+    """``row`` inserted, or the same row another process inserted first: on PostgreSQL
+    two replicas (or two workers) may both find no row and both insert one; the second
+    insert then breaks a unique constraint, and the first one's row is found instead."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        found = find()
+        if found is None:
+            raise
+        return found
+    return row
+
+
+def _repository_named(session: Session, full_name: str) -> RepositoryRow | None:
+    return session.exec(
         select(RepositoryRow).where(RepositoryRow.full_name == full_name)
     ).one_or_none()
+
+
+def repository(session: Session, full_name: str, installation_id: int | None) -> RepositoryRow:
+    """The repository's row, created if new, with its installation (None: the app left)."""
+    row = _repository_named(session, full_name)
     if row is None:
-        row = RepositoryRow(full_name=full_name, installation_id=installation_id)
+        row = _inserted_or_found(
+            session,
+            RepositoryRow(full_name=full_name, installation_id=installation_id),
+            lambda: _repository_named(session, full_name),
+        )
     row.installation_id = installation_id
     session.add(row)
     session.flush()
@@ -77,16 +104,20 @@ def _pull_request_in(session: Session, repo: RepositoryRow, number: int) -> Pull
 def pull_request(session: Session, repo: RepositoryRow, pr: Snapshot) -> PullRequestRow:
     row = _pull_request_in(session, repo, pr.number)
     if row is None:
-        row = PullRequestRow(
-            repository_id=_id(repo),
-            number=pr.number,
-            author_login=pr.author.login,
-            author_type="Bot" if pr.author.is_bot else "User",
-            head_sha=pr.head_sha,
-            state=pr.state,
-            title=pr.title,
-            created_at=pr.created_at,
-            updated_at=pr.updated_at,
+        row = _inserted_or_found(
+            session,
+            PullRequestRow(
+                repository_id=_id(repo),
+                number=pr.number,
+                author_login=pr.author.login,
+                author_type="Bot" if pr.author.is_bot else "User",
+                head_sha=pr.head_sha,
+                state=pr.state,
+                title=pr.title,
+                created_at=pr.created_at,
+                updated_at=pr.updated_at,
+            ),
+            lambda: _pull_request_in(session, repo, pr.number),
         )
     row.head_sha, row.state, row.title, row.updated_at = (
         pr.head_sha,
@@ -118,9 +149,9 @@ def pull_request_from_issue(
         created_at=opened,
         updated_at=datetime.fromisoformat(str(issue.get("updated_at") or issue["created_at"])),
     )
-    session.add(row)
-    session.flush()
-    return row
+    return _inserted_or_found(
+        session, row, lambda: _pull_request_in(session, repo, int(issue["number"]))
+    )
 
 
 def find_pull_request(session: Session, full_name: str, number: int) -> PullRequestRow | None:
