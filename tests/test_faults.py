@@ -232,3 +232,40 @@ async def test_a_token_exchange_refused_once_is_asked_again_with_a_new_jwt(datab
         exchanges = [r for r in sim.requests if r.path.endswith("/access_tokens")]
         assert [r.status for r in exchanges][:2] == [401, 201]
         assert all(r.error is None for r in deliveries(bot))
+
+
+# -- the event loop ----------------------------------------------------------------------
+
+SLOW_RULE = """
+import time
+
+from shadowbot.rules import Rule
+from shadowbot.verdict import Verdict
+
+
+@Rule.define(name="slow", version=1, description="thinks for most of its time budget")
+def slow(pr):
+    time.sleep(0.8)
+    return Verdict.skip("nothing to say")
+"""
+
+
+async def test_a_slow_rule_does_not_delay_the_webhook_acknowledgements(sim, tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "slow.py").write_text(SLOW_RULE)
+    async with running_bot(sim, tmp_path, SHADOWBOT_RULES_DIR=str(rules)) as bot:
+        for n in range(4):  # four PRs: the rule thinks for 3 s in all
+            await sim.open_pr(sim.repo, "alice", f"hello {n}", files=[PACKAGE])
+        base = sim.webhook_url
+        async with aiohttp.ClientSession() as client:
+            await asyncio.sleep(0.3)  # the rule is thinking now
+            answers = []
+            for _ in range(10):
+                started = time.monotonic()
+                async with client.get(base.rpartition("/webhook")[0] + "/healthz") as answer:
+                    assert answer.status == 200
+                answers.append(time.monotonic() - started)
+                await asyncio.sleep(0.1)
+        assert max(answers) < 0.4  # on the event loop, the rule would hold answers 0.8 s
+        await bot.quiet()
