@@ -4,8 +4,10 @@ Pure functions: data in, Markdown out. PR titles, rule descriptions, check names
 and reasons are untrusted, so every ``{{ value }}`` in these templates goes through
 :func:`escape_text` unless it is :class:`~markupsafe.Markup` built here: HTML is escaped,
 Markdown punctuation is backslash-escaped, newlines are flattened (they could start a new
-block or end a table row), and ``@mentions`` / ``#123`` references get a zero-width space
-so a checklist detail can never ping anyone or cross-reference another issue.
+block or end a table row), ``@mentions``, ``#123`` / ``GH-123`` references and bare web
+addresses get a zero-width space so a checklist detail can never ping anyone, link
+anywhere or cross-reference another issue, and bidirectional control characters are shown
+by name (``<U+202E>``) so a title cannot reorder what a reader sees.
 
 Each comment starts with a hidden marker (:func:`format_marker`), the bot's way to find
 its own comment again after a restart and to know what was on screen. Only trust a
@@ -44,9 +46,14 @@ _BUDGETS = ((500, True), (120, True), (80, False))
 _KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,62}@[1-9][0-9]{0,8}\Z")  # Rule.key, see rules.py
 _REPO = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}\Z")
 _SHA = re.compile(r"[0-9a-f]{7,64}\Z")
+# Bidirectional controls reorder the text around them on screen ("Trojan Source",
+# CVE-2021-42574): ALM, LRM, RLM, the embeddings and overrides, and the isolates.
+_BIDI_CONTROLS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_BIDI = re.compile(f"[{_BIDI_CONTROLS}]")
 # Inside a code span nothing is HTML, Markdown or a mention; only a backtick (ends it), a
-# newline (may end the paragraph) and a pipe (ends a table cell) could break out.
-_CODE_SAFE = re.compile(r"[^`|\r\n]{1,100}\Z")
+# newline (may end the paragraph) and a pipe (ends a table cell) could break out, and a
+# bidirectional control still reorders it.
+_CODE_SAFE = re.compile(f"[^`|\\r\\n{_BIDI_CONTROLS}]{{1,100}}\\Z")
 _MARKER = re.compile(r"\s*<!-- shadowbot-marker (\{[^\n]*?\}) -->")
 # Any ASCII punctuation may be backslash-escaped in CommonMark; these are the ones that
 # mean something mid-line (``$`` is GitHub's math). ``&``, ``#`` and ``;`` are left alone
@@ -57,6 +64,13 @@ _MARKDOWN = re.compile(r"([\\`*_\[\]|~$])")
 _BLOCK_START = re.compile(r"^(\d*)([#+=.)-])")
 _MENTION = re.compile(r"@(?=[A-Za-z0-9])")
 _REFERENCE = re.compile(r"(?<!&)#(?=[0-9])")  # not the '#' of an entity like &#39;
+# GitHub's other issue reference, GH-123 ("Autolinked references and URLs" in its docs:
+# https://docs.github.com/en/get-started/writing-on-github/working-with-advanced-formatting).
+_GH_REFERENCE = re.compile(r"(?i)GH-(?=[0-9])")
+# GFM links a bare http(s):// or ftp:// address and a www. one
+# (https://github.github.com/gfm/#autolinks-extension-), and GitHub makes a link to an
+# issue a cross-reference. No \b: "_https://x.org" and "a_www.x.org" are linked too.
+_AUTOLINK = re.compile(r"(?i)(?:https?|ftp):(?=//)|www(?=\.)")
 _ZWSP = "&#8203;"
 
 
@@ -67,10 +81,12 @@ def escape_text(value: object) -> Markup:
     """``value`` as inert inline Markdown: shows as typed, links nothing, pings no one."""
     if isinstance(value, Markup):
         return value
-    flat = " ".join(str(value).split())
+    flat = _BIDI.sub(lambda found: f"<U+{ord(found[0]):04X}>", " ".join(str(value).split()))
     text = _MARKDOWN.sub(r"\\\1", str(escape(flat)))
     text = _BLOCK_START.sub(r"\1\\\2", text)
     text = _MENTION.sub("@" + _ZWSP, text)
+    text = _GH_REFERENCE.sub(r"\g<0>" + _ZWSP, text)
+    text = _AUTOLINK.sub(r"\g<0>" + _ZWSP, text)
     return Markup(_REFERENCE.sub("#" + _ZWSP, text))
 
 
