@@ -100,6 +100,10 @@ async def learn_identity(github: GitHubApp, app: web.Application, app_id: int) -
     """The app's slug, asked of GitHub until it answers (backing off, with jitter); None
     when GitHub refuses the credentials (then :data:`FATAL` has the reason)."""
     health = app[HEALTH]
+    # Degraded from the start, not from the first failure: one ask may take long (the
+    # client retries a 5xx for ~20 s, a hanging request lasts until its timeout), and
+    # nothing is processed meanwhile.
+    health.report(IDENTITY, "the app's identity is not known yet: asking GitHub")
     delay = IDENTITY_BACKOFF[0]
     while True:
         try:
