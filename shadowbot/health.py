@@ -21,7 +21,8 @@ UNREACHABLE = "github_unreachable"
 WAITING = "deliveries_waiting"
 GIVEN_UP = "deliveries_given_up"
 IDENTITY = "app_identity_unknown"
-KNOWN = (RATE_LIMITED, UNREACHABLE, WAITING, GIVEN_UP, IDENTITY)
+DATABASE = "database_failing"
+KNOWN = (RATE_LIMITED, UNREACHABLE, WAITING, GIVEN_UP, IDENTITY, DATABASE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,6 +91,9 @@ class Settings:
     port: int = 8080
     #: Deliveries one process handles at once (one pull request's always one at a time).
     workers: int = 8
+    #: How long a claim on a delivery lasts (renewed while it is processed): a process
+    #: that died holding one is taken over after this long.
+    delivery_lease: float = 60.0
     log_level: str = "INFO"
     #: ``text`` lines for people, or ``json``, one object per line, for log collectors.
     log_format: Literal["text", "json"] = "text"
@@ -277,6 +280,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "host": _text,
     "port": lambda n, v: _int(n, v, minimum=1, maximum=65535),
     "workers": lambda n, v: _int(n, v, minimum=1, maximum=256),
+    "delivery_lease": lambda n, v: max(_duration("s")(n, v).total_seconds(), 1.0),
     "log_level": _choice("DEBUG", "INFO", "WARNING", "ERROR"),
     "log_format": _choice("text", "json"),
     "public_url": _web_url,
@@ -313,6 +317,7 @@ ENVIRONMENT_HELP: dict[str, str] = {
     "SHADOWBOT_HOST": "address to listen on (default 127.0.0.1)",
     "SHADOWBOT_PORT": "port to listen on (default 8080)",
     "SHADOWBOT_WORKERS": "deliveries processed at once by one process (default 8)",
+    "SHADOWBOT_DELIVERY_LEASE": "a dead replica's deliveries are taken over after this (60s)",
     "SHADOWBOT_LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR",
     "SHADOWBOT_LOG_FORMAT": "text (default) or json, one object per line",
     "SHADOWBOT_PUBLIC_URL": "where people reach the pages, e.g. https://shadowbot.example.org",

@@ -9,13 +9,14 @@ from datetime import timedelta
 
 from aiohttp import ClientSession, web
 from livebot import SECRET, sim_fixture  # noqa: F401
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from shadowbot.github.client import GitHubUnavailable
 from shadowbot.live import worker
 from shadowbot.live.worker import Processing
 from shadowbot.settings import load_settings
-from shadowbot.storage import DeliveryRow, create_db_engine
+from shadowbot.storage import DeliveryRow, claims, create_db_engine
 from shadowbot.web.app import WORKER, create_app
 from shadowbot.web.signature import sign
 
@@ -219,3 +220,59 @@ async def test_a_delivery_github_keeps_failing_is_given_up_with_its_reason_once_
         assert row.given_up_at is not None and row.reconciled_at is None
     assert health["status"] == "degraded"
     assert any("given up" in reason for reason in health["reasons"])
+
+
+async def test_the_worker_outlives_the_database_failing_for_a_moment(
+    database_url, sim, monkeypatch
+):
+    monkeypatch.setattr(worker.random, "uniform", lambda low, high: 0.05)  # a short backoff
+    real_claim = claims.claim
+    failures = iter([OperationalError("SELECT", {}, Exception("server closed the connection"))])
+
+    def flaky_claim(*args, **kwargs):
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return real_claim(*args, **kwargs)
+
+    monkeypatch.setattr(claims, "claim", flaky_claim)
+    recorder = Recorder()
+    async with bot(database_url, recorder) as (url, app):
+        sim.webhook_url = f"{url}/webhook"
+        first = await sim.ping()
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if recorder.seen:
+                break
+        second = await sim.ping()
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if len(recorder.seen) == 2:
+                break
+    assert [guid for guid, _, _ in recorder.seen] == [first.guid, second.guid]
+
+
+class Stuck(Recorder):
+    """A handler that never finishes: its delivery is in hand when the app stops."""
+
+    @contextlib.asynccontextmanager
+    async def factory(self, app):
+        async def handle(delivery):
+            self.seen.append(delivery.delivery_id)
+            await asyncio.Event().wait()
+
+        yield Processing(handle)
+
+
+async def test_a_clean_stop_lets_go_of_the_deliveries_in_hand(database_url, sim):
+    stuck = Stuck()
+    async with bot(database_url, stuck) as (url, app):
+        sim.webhook_url = f"{url}/webhook"
+        await sim.ping()
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if stuck.seen:
+                break
+    with Session(create_db_engine(database_url)) as session:
+        (row,) = session.exec(select(DeliveryRow))
+    assert row.processed_at is None and row.claimed_until is None  # taken up again at once

@@ -176,10 +176,12 @@ async def test_merging_closing_and_reopening_record_outcomes(sim, tmp_path):
             ]
             states = {pr.number: (pr.state, pr.merged_sha) for pr in prs.values()}
         assert states == {merged: ("merged", merged_head), closed: ("closed", None)}
-        assert outcomes == [
-            (merged, "merged", merged_head, "alice"),
-            (closed, "closed", sim.pull(sim.repo, closed).head_sha, "carol"),
-        ]
+        assert sorted(outcomes) == sorted(  # two PRs: processed side by side
+            [
+                (merged, "merged", merged_head, "alice"),
+                (closed, "closed", sim.pull(sim.repo, closed).head_sha, "carol"),
+            ]
+        )
 
         mark = len(sim.requests)
         await sim.reopen(sim.repo, closed, sender="dave")
@@ -187,7 +189,8 @@ async def test_merging_closing_and_reopening_record_outcomes(sim, tmp_path):
         with bot.session() as session:
             kinds = [o.kind for o in session.exec(select(OutcomeRow).order_by(OutcomeRow.id))]
             pr = session.exec(select(PullRequestRow).where(PullRequestRow.number == closed)).one()
-        assert kinds == ["merged", "closed", "reopened"] and pr.state == "open"
+        assert sorted(kinds[:2]) == ["closed", "merged"] and kinds[2] == "reopened"
+        assert pr.state == "open"
         assert pr_reads(sim, closed, mark)  # an open PR again: evaluated again
 
 

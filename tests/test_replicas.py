@@ -21,7 +21,6 @@ from sqlmodel import Session, select
 
 from shadowbot.live.posting import comment_lock
 from shadowbot.live.service import pipeline_of
-from shadowbot.live.worker import LEASE
 from shadowbot.storage import RepositoryRow, create_db_engine, migrated, records
 
 
@@ -96,7 +95,9 @@ PULL_REQUESTS = 40
 IN_FLIGHT = 8
 #: How long the replicas may take to process everything after the burst, in seconds: the
 #: dead replica's claims are taken over once their lease runs out.
-PROCESSING = LEASE.total_seconds() + 30
+#: A dead replica's claims are taken over after this (SHADOWBOT_DELIVERY_LEASE).
+LEASE_SECONDS = 5
+PROCESSING = LEASE_SECONDS + 30
 
 
 @dataclass
@@ -138,6 +139,7 @@ def replica_environment(sim, database_url: str, port: int | None) -> dict[str, s
         "SHADOWBOT_SETTLE_INTERVAL": "1h",
         "SHADOWBOT_RECONCILE_INTERVAL": "1h",
         "SHADOWBOT_LOG_LEVEL": "INFO",
+        "SHADOWBOT_DELIVERY_LEASE": f"{LEASE_SECONDS}s",
     }
 
 

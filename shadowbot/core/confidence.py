@@ -13,8 +13,6 @@ import statistics
 from collections.abc import Iterable
 from functools import lru_cache
 
-from scipy.stats import beta  # type: ignore[import-untyped]
-
 #: DESIGN.md: "the one-sided 95% upper bound".
 CONFIDENCE = 0.95
 
@@ -38,6 +36,9 @@ def loss_rate_bound(losses: int, decided: int, confidence: float = CONFIDENCE) -
         return None
     if losses == decided:
         return 1.0
+    # Imported here: scipy.stats takes seconds to import, and most commands never need it.
+    from scipy.stats import beta  # type: ignore[import-untyped]
+
     return float(beta.ppf(confidence, losses + 1, decided - losses))
 
 

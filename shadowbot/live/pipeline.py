@@ -200,6 +200,10 @@ class Pipeline:
         for number in sorted(set(numbers) | set(known)):
             await self.reevaluate(installation_of(payload), repo, number, only_head=sha)
 
+    def close(self) -> None:
+        """Let the rules' thread go (an evaluation running finishes first)."""
+        self._rules_thread.shutdown(wait=False, cancel_futures=True)
+
     # -- the work --------------------------------------------------------------------
 
     async def _evaluate(self, pr: Snapshot, skip: Collection[str]) -> Evaluations:

@@ -164,6 +164,7 @@ async def live_handler(app: web.Application) -> AsyncIterator[Processing]:
                 bot_login=f"{slug}[bot]",
                 harvester=harvester,
             )
+            stack.callback(pipeline.close)
             reconciler = Reconciler(
                 app[DATABASE], github, app[METRICS], refresh=pipeline.reevaluate
             )

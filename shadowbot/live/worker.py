@@ -38,11 +38,12 @@ from datetime import UTC, datetime, timedelta
 
 from gidgethub import BadRequest, GitHubBroken, RateLimitExceeded
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from shadowbot.background import Background
 from shadowbot.github.client import GitHubUnavailable
 from shadowbot.github.pacing import RateLimited
-from shadowbot.health import GIVEN_UP, RATE_LIMITED, UNREACHABLE, WAITING, Health
+from shadowbot.health import DATABASE, GIVEN_UP, RATE_LIMITED, UNREACHABLE, WAITING, Health
 from shadowbot.metrics import Metrics
 from shadowbot.storage import DeliveryRow, claims, utcnow
 
@@ -67,7 +68,8 @@ class Processing:
 
 #: Deliveries processed at once by one process.
 SLOTS = 8
-#: A claim lasts this long, renewed every third of it while the delivery is processed.
+#: A claim lasts this long (``SHADOWBOT_DELIVERY_LEASE``), renewed every third of it while
+#: the delivery is processed.
 LEASE = timedelta(seconds=60)
 #: GitHub failing (unreachable, 5xx, a token refused): tried again after a backoff that
 #: doubles from the first to the last, with jitter...
@@ -106,6 +108,7 @@ class Worker(Background):
         ready: asyncio.Event | None = None,
         slots: int = SLOTS,
         owner: str | None = None,
+        lease: timedelta = LEASE,
     ) -> None:
         self._engine = engine
         self._handler = handler
@@ -116,6 +119,7 @@ class Worker(Background):
         self._health = health or Health(metrics)
         self._ready = ready
         self.slots = slots
+        self.lease = lease
         self.owner = owner or replica_name()
         self._polls = engine.dialect.name != "sqlite"
         self.idle = asyncio.Event()  # set while nothing is left to process now
@@ -133,19 +137,37 @@ class Worker(Background):
             renewing.cancel()
             running = list(self._running.values())
             for task in running:
-                task.cancel()  # left unprocessed: its lease runs out, it is taken up again
+                task.cancel()  # left unprocessed, and let go: taken up again at once
             await asyncio.gather(renewing, *running, return_exceptions=True)
+            with contextlib.suppress(Exception):  # else its lease runs out first
+                await asyncio.to_thread(claims.release, self._engine, self.owner)
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
+        failures = 0
         while True:
-            self._wakeup.clear()  # before looking, so a store during the look is not missed
-            await self._yield_to_intake()
-            claimed = await self._claim()
-            if not claimed and not self._running:
-                self.idle.set()
-            await self._look_at_health(loop.time())
-            await self._until_something_changes(busy=bool(claimed))
+            try:
+                await self._pass(loop.time())
+            except SQLAlchemyError as exc:  # the database restarting, failing over: wait
+                failures += 1
+                delay = min(2.0**failures, 60.0) * random.uniform(0.5, 1.5)
+                log.warning("the database failed (%s); looking again in %.0f s", exc, delay)
+                self._health.report(DATABASE, f"the database failed: {type(exc).__name__}")
+                await asyncio.sleep(delay)
+            else:
+                if failures:
+                    failures = 0
+                    self._health.clear(DATABASE)
+
+    async def _pass(self, at: float) -> None:
+        """Claim what can be claimed, look at the health, wait for something to change."""
+        self._wakeup.clear()  # before looking, so a store during the look is not missed
+        await self._yield_to_intake()
+        claimed = await self._claim()
+        if not claimed and not self._running:
+            self.idle.set()
+        await self._look_at_health(at)
+        await self._until_something_changes(busy=bool(claimed))
 
     async def _claim(self) -> list[DeliveryRow]:
         now = utcnow()
@@ -157,11 +179,13 @@ class Worker(Background):
         free = self.slots - len(self._running)
         if free <= 0:
             return []
-        rows = await asyncio.to_thread(claims.claim, self._engine, self.owner, free, now, LEASE)
+        rows = await asyncio.to_thread(
+            claims.claim, self._engine, self.owner, free, now, self.lease
+        )
         for row in rows:
             assert row.id is not None
             self.idle.clear()
-            task = asyncio.create_task(self._process(row), name=f"delivery-{row.id}")
+            task = asyncio.create_task(self._guarded(row), name=f"delivery-{row.id}")
             self._running[row.id] = task
             task.add_done_callback(functools.partial(self._done, row.id))
         return rows
@@ -199,7 +223,7 @@ class Worker(Background):
 
     async def _renew_leases(self) -> None:
         while True:
-            await asyncio.sleep(LEASE.total_seconds() / 3)
+            await asyncio.sleep(self.lease.total_seconds() / 3)
             if self._running:
                 with contextlib.suppress(Exception):  # the next renewal tries again
                     await asyncio.to_thread(
@@ -207,10 +231,18 @@ class Worker(Background):
                         self._engine,
                         self.owner,
                         list(self._running),
-                        utcnow() + LEASE,
+                        utcnow() + self.lease,
                     )
 
     # -- one delivery ------------------------------------------------------------------
+
+    async def _guarded(self, row: DeliveryRow) -> None:
+        """Process ``row``; the database failing while recording what happened leaves it
+        claimed, taken up again once its lease runs out."""
+        try:
+            await self._process(row)
+        except SQLAlchemyError as exc:
+            log.warning("recording delivery %s failed (%s); it is tried again", row.id, exc)
 
     async def _process(self, row: DeliveryRow) -> None:
         assert row.id is not None
@@ -348,8 +380,10 @@ def _rate_limit_lifts(exc: Exception) -> datetime | None:
 
 
 def _transient(exc: Exception) -> bool:
-    """GitHub unreachable or failing, or refusing the app's token: worth another try."""
-    if isinstance(exc, GitHubUnavailable | GitHubBroken):
+    """GitHub unreachable or failing, or refusing the app's token, or the database busy
+    or in a race with another process (a row inserted at the same moment, a lock, a
+    serialization failure): worth another try."""
+    if isinstance(exc, GitHubUnavailable | GitHubBroken | IntegrityError | OperationalError):
         return True
     return isinstance(exc, BadRequest) and exc.status_code == 401
 

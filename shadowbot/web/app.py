@@ -7,6 +7,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from datetime import timedelta
 
 from aiohttp import web
 from sqlalchemy.engine import Engine
@@ -142,6 +143,7 @@ def create_app(settings: Settings, handler_factory: HandlerFactory) -> web.Appli
                 health=app[HEALTH],
                 ready=processing.ready,
                 slots=settings.workers,
+                lease=timedelta(seconds=settings.delivery_lease),
             )
             worker.start()
             stack.push_async_callback(worker.close)
