@@ -141,16 +141,7 @@ def later_of_subject(engine: Engine, row: DeliveryRow, limit: int = 500) -> list
 
 def supersede(engine: Engine, ids: Iterable[int], now: datetime) -> None:
     """Record deliveries processed that a later one of the same effect makes redundant."""
-    wanted = list(ids)
-    if not wanted:
-        return
-    t = _TABLE
-    with engine.begin() as connection:
-        connection.execute(
-            sa.update(t)
-            .where(t.c.id.in_(wanted), t.c.processed_at.is_(None))
-            .values(processed_at=now, claimed_until=None)
-        )
+    _update(engine, ids, _TABLE.c.processed_at.is_(None), processed_at=now, claimed_until=None)
 
 
 def waiting(engine: Engine) -> tuple[int, datetime | None, datetime | None]:
@@ -197,9 +188,15 @@ def count_given_up(engine: Engine) -> int:
 
 
 def reconciled(engine: Engine, ids: Iterable[int], now: datetime) -> None:
+    _update(engine, ids, sa.true(), reconciled_at=now)
+
+
+def _update(engine: Engine, ids: Iterable[int], where: Any, **values: Any) -> None:
+    """Set ``values`` on the deliveries ``ids`` that match ``where``."""
     wanted = list(ids)
-    if not wanted:
-        return
-    t = _TABLE
-    with engine.begin() as connection:
-        connection.execute(sa.update(t).where(t.c.id.in_(wanted)).values(reconciled_at=now))
+    if wanted:
+        with engine.begin() as connection:
+            table = _TABLE
+            connection.execute(
+                sa.update(table).where(table.c.id.in_(wanted), where).values(**values)
+            )
