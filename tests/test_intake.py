@@ -170,16 +170,19 @@ class Flaky(Recorder):
         yield Processing(handle)
 
 
-def stored_errors(database_url):
+def stored_rows(database_url):
     engine = create_db_engine(database_url)
     try:
         with Session(engine) as session:
-            return [
-                (row.processed_at is not None, row.error)
-                for row in session.exec(select(DeliveryRow))
-            ]
+            rows = list(session.exec(select(DeliveryRow)))
+            session.expunge_all()
+            return rows
     finally:
         engine.dispose()
+
+
+def stored_errors(database_url):
+    return [(row.processed_at is not None, row.error) for row in stored_rows(database_url)]
 
 
 async def test_a_delivery_github_failed_is_tried_again(database_url, sim, monkeypatch):
@@ -215,9 +218,8 @@ async def test_a_delivery_github_keeps_failing_is_given_up_with_its_reason_once_
     assert flaky.tries > 2  # tried again and again meanwhile
     ((processed, error),) = stored_errors(database_url)
     assert processed and error.startswith("GitHubUnavailable")
-    with Session(create_db_engine(database_url)) as session:
-        (row,) = session.exec(select(DeliveryRow))
-        assert row.given_up_at is not None and row.reconciled_at is None
+    (row,) = stored_rows(database_url)
+    assert row.given_up_at is not None and row.reconciled_at is None
     assert health["status"] == "degraded"
     assert any("given up" in reason for reason in health["reasons"])
 
@@ -273,6 +275,5 @@ async def test_a_clean_stop_lets_go_of_the_deliveries_in_hand(database_url, sim)
             await asyncio.sleep(0.05)
             if stuck.seen:
                 break
-    with Session(create_db_engine(database_url)) as session:
-        (row,) = session.exec(select(DeliveryRow))
+    (row,) = stored_rows(database_url)
     assert row.processed_at is None and row.claimed_until is None  # taken up again at once
