@@ -164,10 +164,17 @@ class Worker(Background):
         self._wakeup.clear()  # before looking, so a store during the look is not missed
         await self._yield_to_intake()
         claimed = await self._claim()
-        if not claimed and not self._running:
-            self.idle.set()
         await self._look_at_health(at)
-        await self._until_something_changes(busy=bool(claimed))
+        if claimed and len(self._running) < self.slots:
+            return  # there may be more to claim right away
+        timeout = await self._wait_timeout()
+        # Idle only now, with nothing awaited before the wait: a delivery stored during
+        # any look above has set the wakeup, and the worker is not idle then.
+        if not self._running and not self._wakeup.is_set():
+            self.idle.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), timeout)
+            self.idle.clear()  # woken: something may be waiting
 
     async def _claim(self) -> list[DeliveryRow]:
         now = utcnow()
@@ -194,22 +201,17 @@ class Worker(Background):
         self._running.pop(row_id, None)
         self._wakeup.set()  # a slot is free, and the subject's next delivery may go
 
-    async def _until_something_changes(self, busy: bool) -> None:
-        """Wait for a delivery stored or finished, a retry coming due, or (PostgreSQL)
-        the next look for what other processes stored."""
-        if busy and len(self._running) < self.slots:
-            return  # there may be more to claim right away
+    async def _wait_timeout(self) -> float | None:
+        """How long to wait for a delivery stored or finished: until a retry comes due,
+        or (PostgreSQL) the next look for what other processes stored."""
         timeout = POLL if self._polls else None
-        due = await asyncio.to_thread(claims.waiting, self._engine)
-        retry = due[2]
+        retry = (await asyncio.to_thread(claims.waiting, self._engine))[2]
         if self._paused_until is not None:
             retry = max(retry, self._paused_until) if retry else self._paused_until
         if retry is not None:
             seconds = max((retry - utcnow()).total_seconds(), 0.05)
             timeout = seconds if timeout is None else min(timeout, seconds)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wakeup.wait(), timeout)
-            self.idle.clear()  # woken: something may be waiting
+        return timeout
 
     async def _yield_to_intake(self) -> None:
         """Let a burst of deliveries be acknowledged first: the acknowledgement is what
