@@ -45,8 +45,9 @@ def when(value: str | datetime | None) -> Markup:
     at = value if isinstance(value, datetime) else datetime.fromisoformat(value)
     if at.tzinfo is not None:
         at = at.astimezone(UTC)
-    shown = at.strftime("%Y-%m-%d %H:%M UTC")
-    return Markup('<time datetime="{}">{}</time>').format(at.isoformat(), shown)
+    # Both texts are made here from a datetime (digits, '-', ':', '+', 'T', ' ', 'UTC'):
+    # nothing to escape, and Markup.format costs a rule page tens of milliseconds.
+    return Markup(f'<time datetime="{at.isoformat()}">{at:%Y-%m-%d %H:%M} UTC</time>')
 
 
 def pct(value: float | None) -> str:

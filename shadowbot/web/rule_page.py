@@ -32,7 +32,8 @@ from shadowbot.web.leaderboard import progress
 from shadowbot.web.params import PageNotFound
 from shadowbot.web.records import Repo
 
-LEDGER_PAGE_SIZE = 100
+#: Ledger entries per page of a rule's page (losses first, so its first page has them).
+LEDGER_PAGE_SIZE = 50
 #: What an evidence link may show (its ids are internal).
 _EVIDENCE_KEYS = ("kind", "content", "by", "at", "head", "sha", "detail")
 NO_BACKTEST = "no backtest stored for this version"
