@@ -206,11 +206,21 @@ def at_0001(engine: sa.Engine) -> sa.Engine:
     return engine
 
 
-def test_0002_builds_exactly_the_models_from_a_0001_database_with_rows(
+def test_0002_and_later_build_exactly_the_models_from_a_0001_database_with_rows(
     at_0001: sa.Engine,
 ) -> None:
     fill_0001(at_0001)
+    migrate(at_0001, command.upgrade, "head")
+    assert differences_from_the_models(at_0001) == []
+
+
+def test_an_empty_database_goes_down_to_0002_and_back(at_0001: sa.Engine) -> None:
     migrate(at_0001, command.upgrade, "0002")
+    schema_0002 = schema(at_0001)
+    migrate(at_0001, command.upgrade, "head")
+    migrate(at_0001, command.downgrade, "0002")
+    assert schema(at_0001) == schema_0002
+    migrate(at_0001, command.upgrade, "head")
     assert differences_from_the_models(at_0001) == []
 
 

@@ -39,13 +39,22 @@ def upgrade() -> None:
         batch.add_column(sa.Column("last_error", sa.Text(), nullable=True))
         batch.add_column(sa.Column("given_up_at", _STAMP, nullable=True))
         batch.add_column(sa.Column("reconciled_at", _STAMP, nullable=True))
-    op.create_index("ix_delivery_subject", "delivery", ["subject", "id"])
+    # Only the unprocessed ones: a claim asks, for each candidate, whether an older
+    # delivery of its subject is still unprocessed, and must not step over the processed.
+    unprocessed = sa.text("processed_at IS NULL")
+    op.create_index(
+        "ix_delivery_subject_unprocessed",
+        "delivery",
+        ["subject", "id"],
+        sqlite_where=unprocessed,
+        postgresql_where=unprocessed,
+    )
     op.create_index("ix_delivery_given_up_at", "delivery", ["given_up_at"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_delivery_given_up_at", table_name="delivery")
-    op.drop_index("ix_delivery_subject", table_name="delivery")
+    op.drop_index("ix_delivery_subject_unprocessed", table_name="delivery")
     with op.batch_alter_table("delivery") as batch:
         for column in (
             "reconciled_at",

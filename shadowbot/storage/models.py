@@ -183,7 +183,14 @@ class DeliveryRow(SQLModel, table=True):
     __tablename__ = "delivery"
     __table_args__ = (
         sa.UniqueConstraint("delivery_id", name="uq_delivery_delivery_id"),
-        sa.Index("ix_delivery_subject", "subject", "id"),
+        # A claim's "no older delivery of its subject unprocessed" (storage/claims.py).
+        sa.Index(
+            "ix_delivery_subject_unprocessed",
+            "subject",
+            "id",
+            sqlite_where=sa.text("processed_at IS NULL"),
+            postgresql_where=sa.text("processed_at IS NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
