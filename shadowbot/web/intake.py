@@ -206,13 +206,15 @@ class DeliveryStore(Background):
                 except Exception as exc:  # the requests in the batch answer 5xx; retried by GitHub
                     log.exception("storing %d deliveries failed", len(batch))
                     for _, future in batch:
-                        future.set_exception(exc)
+                        if not future.done():  # its request may be gone
+                            future.set_exception(exc)
                     continue
                 if fresh:
                     self.stored.set()
                 for delivery, future in batch:
                     # A delivery sent twice in one batch is new only the first time.
-                    future.set_result(delivery.delivery_id in fresh)
+                    if not future.done():  # its request may be gone: the row is stored
+                        future.set_result(delivery.delivery_id in fresh)
                     fresh.discard(delivery.delivery_id)
 
     def _insert(self, deliveries: list[Delivery]) -> set[str]:
