@@ -57,6 +57,14 @@ async def bot(database_url, recorder):
         await runner.cleanup()
 
 
+async def soon(condition, seconds):
+    """Until ``condition()`` holds or ``seconds`` have passed (the asserts after say which)."""
+    for _ in range(round(seconds / 0.05)):
+        await asyncio.sleep(0.05)
+        if condition():
+            return
+
+
 async def drained(app):
     await asyncio.wait_for(app[WORKER].idle.wait(), 5)
 
@@ -191,10 +199,7 @@ async def test_a_delivery_github_failed_is_tried_again(database_url, sim, monkey
     async with bot(database_url, flaky) as (url, app):
         sim.webhook_url = f"{url}/webhook"
         delivery = await sim.ping()
-        for _ in range(50):
-            await asyncio.sleep(0.05)
-            if flaky.seen:
-                break
+        await soon(lambda: flaky.seen, 2.5)
     assert (flaky.tries, flaky.seen) == (3, [delivery.guid])
     assert stored_errors(database_url) == [(True, None)]
 
@@ -208,10 +213,7 @@ async def test_a_delivery_github_keeps_failing_is_given_up_with_its_reason_once_
     async with bot(database_url, flaky) as (url, app):
         sim.webhook_url = f"{url}/webhook"
         await sim.ping()
-        for _ in range(200):
-            await asyncio.sleep(0.05)
-            if stored_errors(database_url)[0][0]:
-                break
+        await soon(lambda: stored_errors(database_url)[0][0], 10)
         await asyncio.sleep(0.2)
         async with ClientSession() as client, client.get(f"{url}/healthz") as answer:
             health = await answer.json()
@@ -242,15 +244,9 @@ async def test_the_worker_outlives_the_database_failing_for_a_moment(
     async with bot(database_url, recorder) as (url, app):
         sim.webhook_url = f"{url}/webhook"
         first = await sim.ping()
-        for _ in range(100):
-            await asyncio.sleep(0.05)
-            if recorder.seen:
-                break
+        await soon(lambda: recorder.seen, 5)
         second = await sim.ping()
-        for _ in range(100):
-            await asyncio.sleep(0.05)
-            if len(recorder.seen) == 2:
-                break
+        await soon(lambda: len(recorder.seen) == 2, 5)
     assert [guid for guid, _, _ in recorder.seen] == [first.guid, second.guid]
 
 
@@ -271,9 +267,6 @@ async def test_a_clean_stop_lets_go_of_the_deliveries_in_hand(database_url, sim)
     async with bot(database_url, stuck) as (url, app):
         sim.webhook_url = f"{url}/webhook"
         await sim.ping()
-        for _ in range(100):
-            await asyncio.sleep(0.05)
-            if stuck.seen:
-                break
+        await soon(lambda: stuck.seen, 5)
     (row,) = stored_rows(database_url)
     assert row.processed_at is None and row.claimed_until is None  # taken up again at once
