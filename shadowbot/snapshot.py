@@ -57,7 +57,9 @@ class memo(Generic[T]):  # noqa: N801 - used like @property
 class Actor:
     """A GitHub account as it appears on a pull request."""
 
+    #: The account's login, as GitHub spells it (bots end in ``[bot]``).
     login: str
+    #: GitHub's account type: ``User``, ``Bot`` or ``Organization``.
     type: UserType = "User"
     #: GitHub's author_association (OWNER, MEMBER, COLLABORATOR, CONTRIBUTOR, NONE, ...).
     association: str = "NONE"
@@ -66,10 +68,12 @@ class Actor:
 
     @property
     def is_bot(self) -> bool:
+        """A ``Bot`` account, or a login ending in ``[bot]``."""
         return self.type == "Bot" or self.login.endswith("[bot]")
 
     @property
     def can_write(self) -> bool:
+        """The permission is write, maintain or admin (``WRITE_PERMISSIONS``)."""
         return self.permission in WRITE_PERMISSIONS
 
 
@@ -83,9 +87,15 @@ def counts_as_merger(actor: Actor, author: Actor, mergers: frozenset[str]) -> bo
 
 @dataclass(frozen=True, slots=True)
 class FileChange:
+    """One changed file of a pull request, as GitHub lists it."""
+
+    #: The file's path from the repository root, without a leading ``/``.
     path: str
+    #: GitHub's status: ``added``, ``removed``, ``modified``, ``renamed``, ``copied``, ...
     status: FileStatus = "modified"
+    #: Lines added to the file.
     additions: int = 0
+    #: Lines deleted from the file.
     deletions: int = 0
     #: Where a renamed or copied file came from: GitHub's ``previous_filename``.
     previous_path: str | None = None
@@ -104,10 +114,15 @@ class FileChange:
 
 @dataclass(frozen=True, slots=True)
 class Review:
+    """One submitted review."""
+
+    #: Who reviewed, with their permission on the repository.
     author: Actor
+    #: ``APPROVED``, ``CHANGES_REQUESTED``, ``COMMENTED`` or ``DISMISSED``.
     state: ReviewState
     #: The head SHA the review was submitted on.
     commit: str
+    #: When GitHub recorded the review.
     submitted_at: datetime
 
 
@@ -115,9 +130,14 @@ class Review:
 class CIResult:
     """One check run or commit status reported on a commit."""
 
+    #: The check run's name or the status's context, e.g. ``ofborg-eval``.
     name: str
+    #: ``check_run`` (the Checks API) or ``status`` (the commit status API).
     source: CISource
+    #: ``success``, ``failure``, ``pending``, ``neutral``, ``skipped``, ``cancelled`` or
+    #: ``error``; a check run is ``pending`` until it completes.
     state: CIState
+    #: The commit it reported on.
     commit: str
 
 
@@ -125,15 +145,25 @@ class CIResult:
 class Snapshot:
     """A pull request at one moment. Rules read it; nobody writes it."""
 
+    #: ``owner/name`` of the repository.
     repository: str
+    #: The pull request's number.
     number: int
+    #: Who opened it, with their permission on the repository.
     author: Actor
+    #: The title as it is now.
     title: str
+    #: The description as it is now (may be empty).
     body: str
+    #: The branch it would merge into, e.g. ``master``.
     base: str
+    #: The SHA of the current head commit.
     head_sha: str
+    #: Whether it is a draft.
     draft: bool
+    #: The names of its labels.
     labels: frozenset[str]
+    #: Its changed files, as GitHub lists them (see ``files_missing``).
     files: tuple[FileChange, ...]
     #: Every review ever submitted, oldest first; rules usually want the derived views below.
     reviews: tuple[Review, ...]
@@ -141,8 +171,11 @@ class Snapshot:
     ci: tuple[CIResult, ...]
     #: The code owners of each changed file, read from CODEOWNERS at the base.
     code_owners: Mapping[str, tuple[str, ...]]
+    #: When it was opened.
     created_at: datetime
+    #: The time of this snapshot: when the pull request last changed.
     updated_at: datetime
+    #: ``open``, ``closed`` or ``merged``; rules are only asked about open ones.
     state: Literal["open", "closed", "merged"] = "open"
     #: Changed files that ``files`` lacks: GitHub lists at most 3000 of a pull request.
     #: A check about the changed files fails while any are missing (see ``checks``).
@@ -181,7 +214,9 @@ class Snapshot:
 
     @memo
     def changed_lines(self) -> int:
+        """Additions plus deletions over the listed files."""
         return sum(f.additions + f.deletions for f in self.files)
 
     def owners_of(self, path: str) -> tuple[str, ...]:
+        """The code owners of a changed file's path: logins, and team names (with a ``/``)."""
         return self.code_owners.get(path, ())
