@@ -16,6 +16,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from platformdirs import user_data_path
+
 from shadowbot.core.ledger import Thresholds
 from shadowbot.core.reduction import LivePolicy
 from shadowbot.core.settlement import Policy
@@ -24,6 +26,17 @@ from shadowbot.resources import bundled_path
 
 ENV_PREFIX = "SHADOWBOT_"
 T = TypeVar("T")
+
+
+def default_database_path() -> Path:
+    """``shadowbot.db`` in the user's data directory (``$XDG_DATA_HOME/shadowbot`` or
+    ``~/.local/share/shadowbot`` on Linux): the rule registry and the ledger must not
+    depend on the directory a command happens to run in."""
+    return user_data_path("shadowbot", appauthor=False) / "shadowbot.db"
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{default_database_path()}"
 
 
 class Secret:
@@ -51,7 +64,8 @@ class Secret:
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str = "sqlite:///shadowbot.db"
+    #: Default: :func:`default_database_url`, read when the settings are built.
+    database_url: str = field(default_factory=default_database_url)
     #: A directory of the user's own rules; ``None`` means the bundled rules.
     rules_dir: Path | None = None
     #: Seconds a rule may run on one snapshot before it yields ``error``.
@@ -292,7 +306,7 @@ _THRESHOLD_KEYS = {f.name for f in fields(Thresholds)}
 
 #: Setting names as users type them: environment variable -> meaning. Shown by ``--help``.
 ENVIRONMENT_HELP: dict[str, str] = {
-    "SHADOWBOT_DATABASE_URL": "database URL (default sqlite:///shadowbot.db)",
+    "SHADOWBOT_DATABASE_URL": "database URL (default: shadowbot.db in your data directory)",
     "SHADOWBOT_RULES_DIR": "directory of your own rules (default: the bundled rules)",
     "SHADOWBOT_RULE_TIMEOUT": "seconds a rule may run per pull request (default 1)",
     "SHADOWBOT_MAX_LOSSES": "a rule with more losses than this is disabled (default 3)",

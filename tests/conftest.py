@@ -9,6 +9,18 @@ from pathlib import Path
 
 import pytest
 
+# --- data_home: no test writes into the user's real data directory ----------------------
+
+
+@pytest.fixture(autouse=True)
+def data_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The user data directory (``platformdirs`` reads ``XDG_DATA_HOME``), where the default
+    database lives: a fresh one per test, inherited by the commands tests start."""
+    folder = tmp_path_factory.mktemp("data-home")
+    monkeypatch.setenv("XDG_DATA_HOME", str(folder))
+    return folder
+
+
 # --- app_key_pem: the simulated GitHub App's private key, one for the whole run ----------
 
 

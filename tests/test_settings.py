@@ -15,9 +15,10 @@ from shadowbot.settings import (
 from shadowbot.snapshot import Actor, counts_as_merger
 
 
-def test_defaults_need_no_setting_at_all():
+def test_defaults_need_no_setting_at_all(data_home):
     settings = load_settings({})
-    assert settings.database_url == "sqlite:///shadowbot.db"
+    # In the user's data directory, not wherever the command runs.
+    assert settings.database_url == f"sqlite:///{data_home / 'shadowbot' / 'shadowbot.db'}"
     assert settings.thresholds == Thresholds(max_losses=3, promote_wins=100, rfc_ready_rules=5)
     assert settings.rule_timeout == 1.0
     assert settings.grace_period == timedelta(hours=24)
