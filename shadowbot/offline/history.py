@@ -11,17 +11,22 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import sys
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from shadowbot.errors import HistoryError
 from shadowbot.snapshot import Actor, CIResult, FileChange, Review
 
 SCHEMA_VERSION = 1
+#: The path that means standard input, as command-line tools have it.
+STDIN = Path("-")
+_GZIP_MAGIC = b"\x1f\x8b"
 
 _USER_TYPES = frozenset({"User", "Bot", "Organization"})
 _PERMISSIONS = frozenset({"admin", "maintain", "write", "triage", "read", "none"})
@@ -318,8 +323,9 @@ def _check_timeline(events: tuple[Event, ...]) -> None:
 class HistoryReader:
     """Iterate the records of a history file; malformed lines are reported, then skipped.
 
-    ``on_error`` receives each :class:`HistoryError`; in strict mode the first one is
-    raised instead. ``skipped`` counts the lines passed over.
+    ``path`` ``-`` reads standard input. ``on_error`` receives each :class:`HistoryError`;
+    in strict mode the first one is raised instead. ``skipped`` counts the lines passed
+    over.
     """
 
     def __init__(
@@ -334,25 +340,39 @@ class HistoryReader:
         self.on_error = on_error
         self.skipped = 0
         self.header: dict[str, Any] = {}
-        self._raw: IO[bytes] | None = None
+        self._raw: io.BufferedReader | None = None
         self._size = 0
 
     @property
     def fraction_read(self) -> float:
-        """How far through the file the reader is, from 0 to 1 (for progress bars)."""
+        """How far through the file the reader is, from 0 to 1 (for progress bars); 0 when
+        the size is not known (standard input)."""
         raw = self._raw
-        if raw is None or raw.closed:
+        if raw is None or raw.closed or self.path == STDIN:
             return 0.0
         return min(1.0, raw.tell() / self._size) if self._size else 1.0
 
-    def _open(self) -> io.BufferedIOBase:
+    def _open(self, stack: ExitStack) -> io.BufferedIOBase:
+        """The lines' bytes: the file, or standard input for ``-``; gzip is recognised by
+        its first bytes, whatever the name."""
         try:
-            self._raw = raw = self.path.open("rb")
-            self._size = self.path.stat().st_size
-        except OSError as exc:
-            raise HistoryError(f"cannot read {self.path}: {exc.strerror}") from None
-        if self.path.suffix == ".gz":
-            return gzip.GzipFile(fileobj=raw)
+            if self.path == STDIN:
+                # Standard input's descriptor stays open: it belongs to the process.
+                raw = stack.enter_context(open(sys.stdin.fileno(), "rb", closefd=False))
+            else:
+                raw = stack.enter_context(self.path.open("rb"))
+                self._size = self.path.stat().st_size
+        except IsADirectoryError:
+            raise HistoryError(
+                f"{self.path} is a directory: give a history file (.jsonl or .jsonl.gz),"
+                " or - for standard input"
+            ) from None
+        except (OSError, ValueError, AttributeError) as exc:  # no standard input at all
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise HistoryError(f"cannot read {self._name}: {reason}") from None
+        self._raw = raw
+        if raw.peek(2)[:2] == _GZIP_MAGIC:
+            return stack.enter_context(gzip.GzipFile(fileobj=raw))
         return raw
 
     def __iter__(self) -> Iterator[HistoryRecord]:
@@ -360,7 +380,8 @@ class HistoryReader:
         read = 0
         # Lines are split as bytes and decoded one by one: a byte that is not UTF-8 spoils
         # its line only.
-        with self._open() as lines, self._raw or io.BytesIO():
+        with ExitStack() as stack:
+            lines = self._open(stack)
             try:
                 self.header = _read_header(next(lines, b""))
                 for number, line in enumerate(lines, start=2):
@@ -374,12 +395,16 @@ class HistoryReader:
                     read += 1
                     yield record
             except (OSError, EOFError, zlib.error) as exc:
-                raise HistoryError(f"{self.path}: unreadable: {exc}") from None
+                raise HistoryError(f"{self._name}: unreadable: {exc}") from None
         if not read and self.skipped:
             raise HistoryError(
-                f"{self.path}: no line is a pull request record"
+                f"{self._name}: no line is a pull request record"
                 f" ({self.skipped} malformed line(s) skipped)"
             )
+
+    @property
+    def _name(self) -> str:
+        return "standard input" if self.path == STDIN else str(self.path)
 
     def _report(self, error: HistoryError) -> None:
         if self.strict:
