@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from shadowbot import __version__
 from shadowbot.core.engine import Engine
-from shadowbot.errors import HistoryError, ShadowbotError
+from shadowbot.errors import HistoryError, RuleLoadError, ShadowbotError
 from shadowbot.logs import configure as configure_logging
 from shadowbot.offline.backtest import Backtest
-from shadowbot.offline.history import HistoryReader
+from shadowbot.offline.history import STDIN, HistoryReader
 from shadowbot.offline.report import (
     Progress,
     backtest_as_json,
@@ -23,9 +24,15 @@ from shadowbot.offline.report import (
     rules_as_text,
 )
 from shadowbot.rules import Rule, load_rules
-from shadowbot.settings import ENVIRONMENT_HELP, Settings, load_settings
+from shadowbot.settings import ENVIRONMENT_HELP, Settings, default_database_url, load_settings
 
 log = logging.getLogger("shadowbot")
+
+#: Malformed history lines shown one by one; the rest are counted.
+SHOWN_WARNINGS = 20
+#: The exit status of a command whose reader went away (``… | head``): a shell's
+#: 128 + SIGPIPE, as if the signal had ended it.
+CLOSED_PIPE = 141
 
 
 def _environment_epilog() -> str:
@@ -33,8 +40,20 @@ def _environment_epilog() -> str:
     lines = [f"  {name:<{width}}  {text}" for name, text in ENVIRONMENT_HELP.items()]
     return (
         "settings (environment variables; a --config TOML file uses the same names in\n"
-        "lower case without the prefix):\n" + "\n".join(lines)
+        "lower case without the prefix):\n"
+        + "\n".join(lines)
+        + f"\n\ndefault database: {default_database_url()}"
     )
+
+
+def _global_options(default: object) -> argparse.ArgumentParser:
+    """Options every command takes, before or after its name. A command's copy defaults to
+    SUPPRESS so that it leaves a value given before the command alone."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--config", type=Path, metavar="FILE", default=default, help="a TOML settings file"
+    )
+    return options
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,17 +65,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"shadowbot {__version__}")
     parser.add_argument("--config", type=Path, metavar="FILE", help="a TOML settings file")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = _Commands(
+        parser.add_subparsers(dest="command", required=True, metavar="COMMAND"),
+        _global_options(argparse.SUPPRESS),
+    )
 
-    rules = commands.add_parser("rules", help="list the rules with version and description")
+    rules = commands.add_parser(
+        "rules", help="list the rules with version and description (records nothing)"
+    )
     rules.add_argument("--rules", type=Path, metavar="DIR", help="a directory of your own rules")
     rules.add_argument("--format", choices=("table", "json"), default="table")
 
-    backtest = commands.add_parser("backtest", help="judge the rules on a recorded history")
-    backtest.add_argument("history", type=Path, help="a history file (.jsonl or .jsonl.gz)")
+    backtest = commands.add_parser(
+        "backtest",
+        help="judge the rules on a recorded history (records the rule versions it judged)",
+    )
+    backtest.add_argument(
+        "history", type=Path, help="a history file (.jsonl or .jsonl.gz), or - for standard input"
+    )
     backtest.add_argument("--rules", type=Path, metavar="DIR", help="judge your own rules")
     backtest.add_argument("--format", choices=("table", "json"), default="table")
     backtest.add_argument("--strict", action="store_true", help="stop at the first malformed line")
+    backtest.add_argument(
+        "--scratch",
+        action="store_true",
+        help="judge a work in progress: record no rule version, touch no database",
+    )
     backtest.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
@@ -92,16 +126,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_ledger_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+class _Commands:
+    """Subcommands that all take the global options too."""
+
+    def __init__(
+        self,
+        commands: argparse._SubParsersAction[argparse.ArgumentParser],
+        options: argparse.ArgumentParser,
+    ) -> None:
+        self.commands = commands
+        self.options = options
+
+    def add_parser(self, name: str, **kwargs: object) -> argparse.ArgumentParser:
+        return self.commands.add_parser(name, parents=[self.options], **kwargs)  # type: ignore[arg-type]
+
+    def actions(self, parser: argparse.ArgumentParser) -> _Commands:
+        return _Commands(
+            parser.add_subparsers(dest="action", required=True, metavar="ACTION"), self.options
+        )
+
+
+def _add_ledger_commands(commands: _Commands) -> None:
     ledger = commands.add_parser("ledger", help="the live ledger: each rule version's record")
-    actions = ledger.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions = commands.actions(ledger)
     show = actions.add_parser("show", help="every rule version's state and record")
     show.add_argument("--format", choices=("table", "json"), default="table")
     show.add_argument("--rule", metavar="NAME", help="only NAME (every version) or NAME@VERSION")
     actions.add_parser("verify", help="settle the stored evidence again; compare with the ledger")
 
     rule = commands.add_parser("rule", help="enable or disable a rule by hand (audited)")
-    actions = rule.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions = commands.actions(rule)
     for action, text in (
         ("disable", "stop a rule version evaluating and posting"),
         ("enable", "bring a disabled rule version back into shadow mode"),
@@ -115,8 +169,33 @@ def _add_ledger_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     report.add_argument("--rule", metavar="NAME", help="only NAME (every version) or NAME@VERSION")
 
 
+def _directory(option: str, path: Path) -> Path:
+    """``path`` when it is a directory, else a one-line error saying what it is instead."""
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise ShadowbotError(
+            f"{option}: {path} is a file; give the directory that holds the rule files"
+            f" ({path.parent})"
+        )
+    raise ShadowbotError(f"{option}: {path} does not exist")
+
+
+def _file(option: str, path: Path) -> Path:
+    """``path`` unless it is a directory or missing: a one-line error then."""
+    if path.is_dir():
+        raise ShadowbotError(f"{option}: {path} is a directory; give a file")
+    if not path.exists():
+        raise ShadowbotError(f"{option}: {path} does not exist")
+    return path
+
+
 def _load(settings: Settings, override: Path | None) -> list[Rule]:
-    return load_rules(override or settings.rules_path())
+    if override is not None:
+        return load_rules(_directory("--rules", override))
+    if settings.rules_dir is not None:
+        return load_rules(_directory("rules_dir (SHADOWBOT_RULES_DIR)", settings.rules_dir))
+    return load_rules(settings.rules_path())
 
 
 def _register(settings: Settings, rules: Sequence[Rule]) -> None:
@@ -124,23 +203,46 @@ def _register(settings: Settings, rules: Sequence[Rule]) -> None:
     from shadowbot.storage import migrated, register_rules
 
     with migrated(settings.database_url) as engine:
-        register_rules(engine, rules)
+        try:
+            register_rules(engine, rules)
+        except RuleLoadError as exc:
+            raise RuleLoadError(
+                f"{exc}; or pass --scratch to backtest a work in progress without recording it"
+            ) from exc
 
 
 def run_rules(settings: Settings, args: argparse.Namespace) -> int:
+    """Only lists: the registry is written by what judges a rule (backtest, serve)."""
     rules = _load(settings, args.rules)
-    _register(settings, rules)
     print(rules_as_json(rules) if args.format == "json" else rules_as_text(rules))
     return 0
 
 
-def run_backtest(settings: Settings, args: argparse.Namespace) -> int:
-    rules = _load(settings, args.rules)
-    _register(settings, rules)
+def _warn_malformed(shown: str) -> tuple[Callable[[HistoryError], None], Callable[[], None]]:
+    """A reporter of malformed lines that shows the first SHOWN_WARNINGS, and what to call
+    at the end to count the rest."""
+    count = 0
 
     def report(error: HistoryError) -> None:
-        print(f"{args.history}: skipped {error}", file=sys.stderr)
+        nonlocal count
+        count += 1
+        if count <= SHOWN_WARNINGS:
+            print(f"{shown}: skipped {error}", file=sys.stderr)
 
+    def finish() -> None:
+        if count > SHOWN_WARNINGS:
+            more = count - SHOWN_WARNINGS
+            print(f"{shown}: … and {more} more malformed line(s) skipped", file=sys.stderr)
+
+    return report, finish
+
+
+def run_backtest(settings: Settings, args: argparse.Namespace) -> int:
+    rules = _load(settings, args.rules)
+    if not args.scratch:
+        _register(settings, rules)
+    shown = "standard input" if args.history == STDIN else str(args.history)
+    report, finish = _warn_malformed(shown)
     reader = HistoryReader(args.history, strict=args.strict, on_error=report)
     # Rule errors are summed up in the report; a warning per evaluation would drown it.
     logging.getLogger("shadowbot.core.engine").setLevel(logging.ERROR)
@@ -153,13 +255,18 @@ def run_backtest(settings: Settings, args: argparse.Namespace) -> int:
             settings.thresholds_for,
             mergers=settings.mergers,
         )
-        for record in reader:
-            if not backtest.repository:
-                backtest.repository = str(reader.header["repository"])
-            backtest.add(record)
-            if backtest.records % 256 == 0:
-                progress.update(reader.fraction_read, backtest.records)
+        try:
+            for record in reader:
+                if not backtest.repository:
+                    backtest.repository = str(reader.header["repository"])
+                backtest.add(record)
+                if backtest.records % 256 == 0:
+                    progress.update(reader.fraction_read, backtest.records)
+        finally:
+            finish()
     progress.finish(backtest.records)
+    if not backtest.records:
+        raise HistoryError(f"{shown}: no pull request record after the header: nothing to judge")
     elapsed = time.monotonic() - started
     reports = backtest.summary()
     if args.format == "json":
@@ -200,11 +307,13 @@ def run_serve(settings: Settings, args: argparse.Namespace) -> int:
 def run_demo(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
 
+    from shadowbot.live.demo import prepare_database
     from shadowbot.live.demo import run_demo as play_demo
 
+    if args.script is not None:
+        _file("--script", args.script)
     database: Path = args.database.resolve()
-    for leftover in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
-        leftover.unlink(missing_ok=True)
+    prepare_database(database)
     logging.getLogger().setLevel(logging.WARNING)  # the story is the output
     keep_running = sys.stdout.isatty() if args.keep_running is None else args.keep_running
     asyncio.run(play_demo(settings, database, args.port, keep_running, print, script=args.script))
@@ -324,12 +433,29 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = load_settings(config_file=args.config)
+        config = None if args.config is None else _file("--config", args.config)
+        settings = load_settings(config_file=config)
         configure_logging(settings)
         action = getattr(args, "action", None)
-        return COMMANDS[f"{args.command} {action}" if action else args.command](settings, args)
+        code = COMMANDS[f"{args.command} {action}" if action else args.command](settings, args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return code
     except ShadowbotError as exc:
         print(f"shadowbot: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        _discard_output()
+        return CLOSED_PIPE
+
+
+def _discard_output() -> None:
+    """Whoever read the output (``| head``) has gone: what is still buffered goes nowhere,
+    rather than into a second BrokenPipeError at exit.
+    https://docs.python.org/3/library/signal.html#note-on-sigpipe"""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (captured in tests)
+        pass

@@ -66,15 +66,16 @@ def write_rule(directory, version, check="not_draft"):
 
 def test_a_changed_rule_under_an_unchanged_version_is_refused(tmp_path, capsys):
     mine = tmp_path / "my-rules"
+    judged = str(history(tmp_path))
     write_rule(mine, 1)
-    assert run(capsys, "rules", "--rules", str(mine))[0] == 0
+    assert run(capsys, "backtest", judged, "--rules", str(mine))[0] == 0
     write_rule(mine, 1, check="checks_green")
-    code, out, err = run(capsys, "rules", "--rules", str(mine))
+    code, out, err = run(capsys, "backtest", judged, "--rules", str(mine))
     assert code == 2 and out == ""
-    assert "mine" in err and "bump its version" in err
+    assert "mine" in err and "bump its version" in err and "--scratch" in err
     write_rule(mine, 2, check="checks_green")
-    code, out, _ = run(capsys, "rules", "--rules", str(mine))
-    assert code == 0 and out.split()[:2] == ["mine", "v2"]
+    code, out, _ = run(capsys, "backtest", judged, "--rules", str(mine))
+    assert code == 0 and out.split("\n")[1].split()[:2] == ["mine", "2"]
 
 
 def test_a_broken_rule_file_is_named(tmp_path, capsys):

@@ -48,6 +48,7 @@ from shadowbot.storage import (
     ReactionRow,
     RuleRow,
     VerdictCommentRow,
+    create_db_engine,
     utcnow,
 )
 from shadowbot.web.app import DATABASE, SETTINGS, WORKER
@@ -119,6 +120,47 @@ def demo_settings(base: Settings, sim: Simulator, database: Path, secret: str) -
         repository_modes={},
         post_when="merge",
     )
+
+
+#: SQLite's ``application_id`` (https://www.sqlite.org/pragma.html#pragma_application_id)
+#: of the demo's database, "shdm": how the demo tells its own earlier database, which it
+#: replaces, from any other file at ``--database``, which it must not.
+DEMO_APPLICATION_ID = 0x7368646D
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def prepare_database(path: Path) -> None:
+    """Make ``path`` a new, empty database marked as the demo's; refuse to replace any file
+    but an earlier demo's (an empty file has nothing to lose)."""
+    if path.is_dir():
+        raise ShadowbotError(f"--database: {path} is a directory; give a file for the demo's")
+    if path.exists() and not _is_demo_database(path):
+        raise ShadowbotError(
+            f"--database: {path} is not a shadowbot demo database; not overwriting it"
+            " (give another path, or remove it yourself)"
+        )
+    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        leftover.unlink(missing_ok=True)
+    # Created as the bot creates its databases, then marked; closing checkpoints the mark
+    # into the file's header, where the next demo reads it.
+    engine = create_db_engine(f"sqlite:///{path}")
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f"PRAGMA application_id = {DEMO_APPLICATION_ID}")
+    finally:
+        engine.dispose()
+
+
+def _is_demo_database(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(72)
+    except OSError:
+        return False
+    if not header:
+        return True
+    mark = int.from_bytes(header[68:72], "big")
+    return header.startswith(_SQLITE_MAGIC) and mark == DEMO_APPLICATION_ID
 
 
 # -- the bot and the simulator, together --------------------------------------------------
