@@ -49,7 +49,7 @@ class Check:
     label: str
     #: Decides: ``True`` when the snapshot passes.
     passes: Passes
-    #: The checklist's detail: why it passed or failed.
+    #: The checklist's detail: why it passed or failed (none by default).
     explain: Explain = _no_detail
     #: The path patterns a changed file is matched against, as given to ``only_touches``
     #: or ``touches_any``: a pattern without a trailing ``/`` names a file, not a
