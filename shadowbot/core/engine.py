@@ -11,6 +11,18 @@ exception is set, which stops pure-Python loops (the usual way a rule hangs) but
 lands once a blocking C call returns. Rules do no I/O (DESIGN.md), so that is the rare
 case. :class:`RuleTimeout` derives from BaseException so that a rule's own
 ``except Exception`` cannot swallow it.
+
+Why interrupt rather than abandon: running each evaluation in a worker thread and walking
+away from it at the deadline would leave a hanging rule's thread running, holding the GIL
+about half the time, so every later evaluation would run at about half speed, and each
+new overrun would add another such thread. Interrupting stops the loop, so an overrun
+costs its budget once and nothing after. What neither can stop is a rule stuck inside one
+C call that holds the GIL (a catastrophic regular expression): only a separate process
+could, at the price of sending every snapshot across a pipe.
+
+The watchdog also samples which rule is running at each of its polls: :meth:`Engine.busy`
+tells which rules take the time (the backtest's progress bar names a slow one) without
+costing the evaluations anything.
 """
 
 from __future__ import annotations
@@ -25,11 +37,13 @@ from types import FrameType, TracebackType
 
 from shadowbot.rules import Rule
 from shadowbot.snapshot import Snapshot
-from shadowbot.verdict import Verdict
+from shadowbot.verdict import Decision, Verdict
 
 log = logging.getLogger(__name__)
 
 _SIGNAL = signal.SIGUSR2
+#: How an error verdict for a rule that ran out of time begins.
+TIMEOUT_REASON = "ran out of time"
 
 
 class RuleTimeout(BaseException):
@@ -42,8 +56,11 @@ class Engine:
     def __init__(self, rules: Sequence[Rule], timeout: float = 1.0) -> None:
         self.rules = tuple(sorted(rules, key=lambda rule: rule.name))
         self.timeout = timeout
-        # (token, deadline, thread ident) of the evaluation in progress, or None.
-        self._running: tuple[int, float, int] | None = None
+        # (token, deadline, thread ident, rule key) of the evaluation in progress, or None.
+        self._running: tuple[int, float, int, str] | None = None
+        # The watchdog's polls, and those that found each rule running.
+        self._polls = 0
+        self._samples: dict[str, int] = {}
         self._token = 0
         self._fired = -1
         self._stop = threading.Event()
@@ -68,6 +85,7 @@ class Engine:
             self._previous_handler = signal.signal(_SIGNAL, self._on_signal)
             self._handler_installed = True
         self._stop.clear()
+        self._polls, self._samples = 0, {}
         self._thread = threading.Thread(target=self._watch, name="rule-watchdog", daemon=True)
         self._thread.start()
 
@@ -97,27 +115,35 @@ class Engine:
         token = self._token
         try:
             deadline = time.monotonic() + self.timeout
-            self._running = (token, deadline, thread or threading.get_ident())
+            self._running = (token, deadline, thread or threading.get_ident(), rule.key)
             try:
                 return rule.evaluate(pr) if explain else rule.decide(pr)
             finally:
                 self._running = None
         except RuleTimeout:
             log.warning("rule ran out of time", extra={"rule": rule.key, "pr": pr.number})
-            return Verdict.error(f"ran out of time ({self.timeout:g} s)")
+            return Verdict.error(f"{TIMEOUT_REASON} ({self.timeout:g} s)")
         except Exception as exc:  # a rule's failure is its own: contain it, report it
             log.warning(
                 "rule raised %s", type(exc).__name__, extra={"rule": rule.key, "pr": pr.number}
             )
             return Verdict.error(f"{type(exc).__name__}: {exc}"[:300])
 
+    def busy(self) -> dict[str, float]:
+        """Each rule key's share of the time since :meth:`start`, as sampled by the
+        watchdog (rules never seen running are left out)."""
+        polls = self._polls
+        return {key: count / polls for key, count in self._samples.items()} if polls else {}
+
     def _watch(self) -> None:
         interval = min(0.05, self.timeout / 4)
         while not self._stop.wait(interval):
+            self._polls += 1
             running = self._running
             if running is None:
                 continue
-            token, deadline, ident = running
+            token, deadline, ident, key = running
+            self._samples[key] = self._samples.get(key, 0) + 1
             if time.monotonic() > deadline and self._fired != token:
                 self._fired = token
                 self._interrupt(ident)
@@ -135,3 +161,8 @@ class Engine:
         # Raise only if the overrunning evaluation is still the one in progress.
         if running is not None and running[0] == self._fired:
             raise RuleTimeout
+
+
+def is_timeout(verdict: Verdict) -> bool:
+    """Whether ``verdict`` is the error of a rule that ran out of its time budget."""
+    return verdict.decision is Decision.ERROR and verdict.reason.startswith(TIMEOUT_REASON)

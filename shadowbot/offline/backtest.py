@@ -11,16 +11,27 @@ later time is a loss (DESIGN.md, "Backtest").
 A rule that would have been disabled keeps being judged to the end of the history: live
 mode would have stopped evaluating it at that PR, which the report states, but the full
 record is what a maintainer needs to decide whether a fixed version is worth trying.
+
+A rule that keeps failing is another matter: it is **quarantined**, judged no more for
+the rest of the history, once it has raised or run out of time on ``max_errors`` PRs
+(3 by default), or run out of time on ``max_timeouts`` PRs (1 by default). Errors are
+counted in PRs, not evaluations: one odd PR replayed in ten snapshots is one PR. A
+timeout is quarantined sooner because each costs the whole time budget (1 s, some
+100,000 times a usual evaluation): a rule hanging on every PR would otherwise add
+``max_errors`` seconds to a backtest that takes a few, while the first PR it hung on is
+already what its author needs to see. After a timeout the rule is not evaluated again on
+that PR either. The report names the PRs where a rule failed and where it was
+quarantined; its record stops there.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from shadowbot.core.engine import Engine
+from shadowbot.core.engine import Engine, is_timeout
 from shadowbot.core.ledger import RuleRecord, Thresholds
 from shadowbot.core.settlement import ClaimFacts, Evidence, Policy, Settlement, settle
 from shadowbot.offline.history import Event, HistoryRecord
@@ -31,10 +42,12 @@ from shadowbot.verdict import Decision
 _END_OF_TIME = datetime.max.replace(tzinfo=UTC)
 #: Events after which the snapshot is unchanged, so no rule is evaluated again.
 _NO_EVALUATION = frozenset({"comment", "merged", "closed", "reverted"})
+#: The failed PRs a report lists for each rule (the count is always complete).
+LISTED_FAILURES = 20
 
 
-@dataclass
-class _Claim:
+@dataclass(frozen=True, slots=True)
+class Claim:
     sha: str
     at: datetime
     index: int  # position in the timeline of the event after which the rule claimed
@@ -42,11 +55,12 @@ class _Claim:
 
 @dataclass
 class _RuleOnPR:
-    claim: _Claim | None = None
+    claim: Claim | None = None
     last: Decision | None = None
     last_sha: str = ""
     errors: int = 0
     first_error: str = ""
+    timed_out: bool = False
 
 
 @dataclass
@@ -122,8 +136,14 @@ class RuleResult:
     rule: Rule
     settlement: Settlement | None  # None: the rule never claimed
     missed: bool
-    errors: int
+    errors: int  # evaluations that raised or ran out of time
     first_error: str
+    claim: Claim | None = None
+    #: What the claim was settled from (None without a claim).
+    facts: ClaimFacts | None = None
+    #: The rule's last decision on the PR (None: never evaluated).
+    last: Decision | None = None
+    timed_out: bool = False
 
 
 def snapshots(record: HistoryRecord, repository: str) -> Iterator[tuple[int, Snapshot]]:
@@ -139,7 +159,8 @@ def snapshots(record: HistoryRecord, repository: str) -> Iterator[tuple[int, Sna
 def replay(
     record: HistoryRecord, repository: str, engine: Engine, rules: Iterable[Rule]
 ) -> dict[str, _RuleOnPR]:
-    """Replay one timeline; return each rule's claim, last verdict and errors."""
+    """Replay one timeline; return each rule's claim, last verdict and errors. A rule
+    that runs out of time is not evaluated again on this PR."""
     seen = {rule.name: _RuleOnPR() for rule in rules}
     undecided = list(rules)
     thread = threading.get_ident()
@@ -149,17 +170,20 @@ def replay(
             on_pr = seen[rule.name]
             on_pr.last, on_pr.last_sha = verdict.decision, snapshot.head_sha
             if verdict.decision is Decision.MERGE:
-                on_pr.claim = _Claim(snapshot.head_sha, snapshot.updated_at, index)
+                on_pr.claim = Claim(snapshot.head_sha, snapshot.updated_at, index)
                 undecided.remove(rule)
             elif verdict.decision is Decision.ERROR:
                 on_pr.errors += 1
                 on_pr.first_error = on_pr.first_error or verdict.reason
+                if is_timeout(verdict):
+                    on_pr.timed_out = True
+                    undecided.remove(rule)
         if not undecided:
             break
     return seen
 
 
-def claim_facts(record: HistoryRecord, claim: _Claim, mergers: frozenset[str]) -> ClaimFacts:
+def claim_facts(record: HistoryRecord, claim: Claim, mergers: frozenset[str]) -> ClaimFacts:
     """The backtest's evidence about a claim: what came after it in the timeline."""
     evidence: list[Evidence] = []
     merged_sha = merged_at = closed_at = None
@@ -208,26 +232,62 @@ def judge(
     results = []
     for rule in rules:
         on_pr = seen[rule.name]
-        settlement = None
+        settlement = facts = None
         missed = False
         if on_pr.claim is not None:
             facts = claim_facts(record, on_pr.claim, mergers)
             settlement = settle(facts, policy, _END_OF_TIME)
         elif merge is not None and not reverted:
             missed = on_pr.last is Decision.HOLD and on_pr.last_sha == merge.head
-        results.append(RuleResult(rule, settlement, missed, on_pr.errors, on_pr.first_error))
+        results.append(
+            RuleResult(
+                rule,
+                settlement,
+                missed,
+                on_pr.errors,
+                on_pr.first_error,
+                on_pr.claim,
+                facts,
+                on_pr.last,
+                on_pr.timed_out,
+            )
+        )
     return results
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantine:
+    """Why and where a rule stopped being judged."""
+
+    pr: int  # the PR whose error put it in quarantine
+    reason: str
 
 
 @dataclass
 class RuleReport:
     rule: Rule
     record: RuleRecord
+    #: PRs judged with this rule (all of them, unless it was quarantined).
+    judged: int = 0
+    #: PRs where it raised or ran out of time at least once, and those where it ran out.
+    error_prs: int = 0
+    timeout_prs: int = 0
+    #: The first :data:`LISTED_FAILURES` of those PRs, each with its first error.
+    failed: list[tuple[int, str]] = field(default_factory=list)
+    quarantined: Quarantine | None = None
+
+
+#: Told each record and every judged rule's result on it.
+Observer = Callable[[HistoryRecord, list[RuleResult]], None]
 
 
 @dataclass
 class Backtest:
-    """The running backtest of a set of rules: feed it records in order."""
+    """The running backtest of a set of rules: feed it records in order.
+
+    ``rules`` defaults to the engine's; several backtests may share one engine (one
+    watchdog, one signal handler), each judging its own rules.
+    """
 
     engine: Engine
     policy: Policy
@@ -236,25 +296,69 @@ class Backtest:
     mergers: frozenset[str] = frozenset()
     records: int = 0
     reports: dict[str, RuleReport] = field(default_factory=dict)
+    #: PRs with errors before a rule is quarantined; None: never.
+    max_errors: int | None = 3
+    #: PRs where it ran out of time before a rule is quarantined; None: never.
+    max_timeouts: int | None = 1
+    rules: Sequence[Rule] | None = None
+    observers: list[Observer] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        for rule in self.engine.rules:
+        if self.rules is None:
+            self.rules = self.engine.rules
+        for value in (self.max_errors, self.max_timeouts):
+            if value is not None and value < 1:
+                raise ValueError("a quarantine threshold must be at least 1")
+        for rule in self.rules:
             record = RuleRecord(self.thresholds(rule.name))
             self.reports[rule.name] = RuleReport(rule, record)
+        self._active = tuple(self.rules)
 
     def add(self, record: HistoryRecord) -> None:
         self.records += 1
         results = judge(
-            record, self.repository, self.engine, self.engine.rules, self.policy, self.mergers
+            record, self.repository, self.engine, self._active, self.policy, self.mergers
         )
+        quarantined = False
         for result in results:
-            ledger = self.reports[result.rule.name].record
-            ledger.errors += result.errors
-            if result.first_error and ledger.first_error is None:
-                ledger.first_error = (record.number, result.first_error)
+            report = self.reports[result.rule.name]
+            report.judged += 1
+            ledger = report.record
+            if result.errors:
+                ledger.errors += result.errors
+                if ledger.first_error is None:
+                    ledger.first_error = (record.number, result.first_error)
+                quarantined |= self._count_failure(report, record.number, result)
             ledger.missed += result.missed
             if result.settlement is not None:
                 ledger.record(result.settlement, record.number)
+        if quarantined:
+            self._active = tuple(r for r in self._active if not self.reports[r.name].quarantined)
+        for observe in self.observers:
+            observe(record, results)
+
+    def _count_failure(self, report: RuleReport, pr: int, result: RuleResult) -> bool:
+        """Count a PR on which the rule failed; whether that quarantines it."""
+        report.error_prs += 1
+        report.timeout_prs += result.timed_out
+        if len(report.failed) < LISTED_FAILURES:
+            report.failed.append((pr, result.first_error))
+        if self.max_timeouts is not None and report.timeout_prs >= self.max_timeouts:
+            reason = f"ran out of time on {_prs(report.timeout_prs)}"
+        elif self.max_errors is not None and report.error_prs >= self.max_errors:
+            reason = f"failed on {_prs(report.error_prs)}"
+        else:
+            return False
+        report.quarantined = Quarantine(pr, reason)
+        return True
+
+    @property
+    def quarantined(self) -> list[RuleReport]:
+        return [r for r in self.summary() if r.quarantined is not None]
 
     def summary(self) -> list[RuleReport]:
-        return [self.reports[rule.name] for rule in self.engine.rules]
+        return [self.reports[rule.name] for rule in self.rules or ()]
+
+
+def _prs(count: int) -> str:
+    return f"{count} PR" if count == 1 else f"{count} PRs"
