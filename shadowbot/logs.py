@@ -86,8 +86,7 @@ class StoredDelivery(Protocol):
     def event(self) -> str: ...
     @property
     def action(self) -> str | None: ...
-    @property
-    def payload(self) -> str: ...
+    def body(self) -> bytes: ...
 
 
 def delivery_fields(
@@ -97,8 +96,8 @@ def delivery_fields(
     payload (parsed here unless given) the installation, repository and PR."""
     if payload is None:
         try:
-            parsed = orjson.loads(delivery.payload)
-        except orjson.JSONDecodeError:
+            parsed = orjson.loads(delivery.body())
+        except ValueError:  # not a stored body (orjson's JSONDecodeError is one too)
             parsed = None
         payload = parsed if isinstance(parsed, dict) else {}
     fields: dict[str, Any] = {

@@ -18,7 +18,7 @@ from shadowbot.live.worker import Processing
 from shadowbot.settings import load_settings
 from shadowbot.storage import DeliveryRow, claims, create_db_engine
 from shadowbot.web.app import WORKER, create_app
-from shadowbot.web.signature import sign
+from shadowbot.web.signature import sign, verify
 
 
 class Recorder:
@@ -126,6 +126,23 @@ async def test_bad_bodies_are_refused_with_the_right_status(database_url):
         assert (await post(url, huge))[0] == 413
         status, text = await post(url, json.dumps({"action": "starred"}).encode(), event="star")
         assert status == 202 and "ignored" in text
+
+
+async def test_the_stored_body_is_the_bytes_github_signed(database_url):
+    # Not JSON as Python would write it: GitHub's spacing, escapes and UTF-8 are kept.
+    body = (
+        b'{"action":"opened",  "number": 7,\n "pull_request": {"number": 7, "title":'
+        b' "caf\xc3\xa9 \\u2713 \xe2\x9c\x93"}, "repository": {"full_name": "o/r"}}\r\n'
+    )
+    signature = sign(SECRET, body)
+    async with bot(database_url, Recorder()) as (url, app):
+        assert (await post(url, body, delivery="d-signed", signature=signature))[0] == 202
+        await drained(app)
+    (row,) = stored_rows(database_url)
+    assert row.body() == body
+    assert verify(SECRET, row.body(), signature)
+    assert row.body_zstd != body  # compressed as it was written
+    assert (row.action, row.subject) == ("opened", "o/r#7")
 
 
 async def test_a_restart_mid_queue_loses_nothing(database_url, sim):

@@ -34,6 +34,7 @@ from shadowbot.storage import (
     migrate,
     register_rules,
 )
+from shadowbot.storage.bodies import compress_body
 
 TABLES = {
     "rule",
@@ -173,7 +174,8 @@ def test_register_rules_refuses_a_changed_rule_until_its_version_is_bumped(
 def test_a_redelivered_webhook_is_rejected(migrated: sa.Engine) -> None:
     def deliver() -> None:
         with Session(migrated) as session, session.begin():
-            session.add(DeliveryRow(delivery_id="72d3162e", event="ping", payload="{}"))
+            body = compress_body(b"{}")
+            session.add(DeliveryRow(delivery_id="72d3162e", event="ping", body_zstd=body))
 
     deliver()
     with pytest.raises(IntegrityError):

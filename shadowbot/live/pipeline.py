@@ -79,7 +79,7 @@ class Pipeline:
         """The PR (or head commit) a delivery only re-evaluates, if that is all it does."""
         if delivery.event not in _REEVALUATING or delivery.action in ("closed", "reopened"):
             return None
-        payload = orjson.loads(delivery.payload)
+        payload = orjson.loads(delivery.body())
         if _ignored(delivery.event, delivery.action, payload):
             return None  # re-evaluates nothing, so it must not stand in for one that does
         repo = payload.get("repository", {}).get("full_name")
@@ -90,7 +90,7 @@ class Pipeline:
         return f"{repo}@{item.get('head_sha') or item.get('sha')}"
 
     async def handle(self, delivery: DeliveryRow) -> None:
-        payload = orjson.loads(delivery.payload)
+        payload = orjson.loads(delivery.body())
         with log_context(**delivery_fields(delivery, payload)):
             await self._handle(delivery, payload)
 

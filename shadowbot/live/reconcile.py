@@ -337,8 +337,8 @@ def pull_request_of(delivery: DeliveryRow) -> tuple[int, str, int] | None:
     """(installation id, repository, number) of the pull request a delivery is about, or
     None (not about one pull request, or not readable)."""
     try:
-        payload = orjson.loads(delivery.payload)
-    except orjson.JSONDecodeError:
+        payload = orjson.loads(delivery.body())
+    except ValueError:  # not a stored body, or not JSON
         return None
     if not isinstance(payload, dict):
         return None

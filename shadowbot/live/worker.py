@@ -273,7 +273,7 @@ class Worker(Background):
             return False
         coalesce_key = self._coalesce_key
 
-        def same_effect() -> list[int]:  # in a thread: finding the keys parses each payload
+        def same_effect() -> list[int]:  # in a thread: a key decompresses and parses a body
             later = claims.later_of_subject(self._engine, row)
             return [d.id for d in later if d.id is not None and coalesce_key(d) == key]
 

@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
+from shadowbot.storage.bodies import decompress_body
+
 DECISIONS = ("merge", "hold", "skip", "error")
 LEDGER_RESULTS = ("win", "loss", "neutral", "missed", "pending")
 OUTCOME_KINDS = ("merged", "closed", "reopened", "reverted")
@@ -198,8 +200,9 @@ class DeliveryRow(SQLModel, table=True):
     delivery_id: str
     event: str
     action: str | None = None
-    #: The body exactly as received, so the evidence is the bytes GitHub signed.
-    payload: str = Field(sa_type=sa.Text)
+    #: The body exactly as received, so the evidence is the bytes GitHub signed, as a zstd
+    #: frame (:mod:`shadowbot.storage.bodies`); read it with :meth:`body`.
+    body_zstd: bytes = Field(sa_type=sa.LargeBinary)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     #: Why it failed for good (or was given up); None once processed as it should be.
@@ -220,6 +223,11 @@ class DeliveryRow(SQLModel, table=True):
     #: again by the reconciler, at ``reconciled_at``.
     given_up_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     reconciled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    def body(self) -> bytes:
+        """The body exactly as GitHub sent it (and signed it); :class:`ValueError` if what
+        is stored is not a body :func:`~shadowbot.storage.bodies.compress_body` made."""
+        return decompress_body(self.body_zstd)
 
 
 class ReactionRow(SQLModel, table=True):

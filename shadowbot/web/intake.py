@@ -7,8 +7,9 @@ together, which keeps a burst fast on SQLite without answering before the data i
 This is the one hot path of the service (GitHub gives up on a delivery after 10 seconds,
 and a busy repository sends bursts), so two things here are done below the usual layers,
 each measured in docs/performance.md ("Webhook intake"): the body is checked to be JSON
-without being built into Python objects, and the rows are written through the database
-driver rather than through SQLAlchemy's statement execution.
+without being built into Python objects, the body is compressed before it is written
+(in the store's thread, not on the event loop), and the rows are written through the
+database driver rather than through SQLAlchemy's statement execution.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sqlalchemy.engine import Engine
 
 from shadowbot.background import Background
 from shadowbot.storage import DeliveryRow, utcnow
+from shadowbot.storage.bodies import compress_body
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +169,9 @@ class Delivery:
     delivery_id: str
     event: str
     action: str | None
-    payload: str
+    #: The body exactly as received. Text is taken too, as its UTF-8 (which is the body
+    #: received, once :func:`read_delivery` has accepted it), but costs a copy each way.
+    body: bytes | str
     subject: str | None = None
 
 
@@ -234,7 +238,7 @@ class DeliveryStore(Background):
         rows = [
             value
             for d in reversed(unique.values())
-            for value in (d.delivery_id, d.event, d.action, d.payload, received_at, d.subject)
+            for value in (d.delivery_id, d.event, d.action, _stored(d.body), received_at, d.subject)
         ]
         connection = self._engine.raw_connection()
         try:
@@ -250,6 +254,12 @@ class DeliveryStore(Background):
         finally:
             connection.close()  # back to the pool
         return fresh
+
+
+def _stored(body: bytes | str) -> bytes:
+    """What the row keeps of a body: about a tenth of its size, so a commit writes and
+    waits for that much less (docs/performance.md, "Webhook intake")."""
+    return compress_body(body if isinstance(body, bytes) else body.encode())
 
 
 @dataclass(frozen=True)
@@ -279,7 +289,7 @@ class _DriverSql:
     def insert(self, count: int) -> str:
         row = "(" + ", ".join([self.placeholder] * 6) + ")"
         return (
-            "INSERT INTO delivery (delivery_id, event, action, payload, received_at, subject)"
+            "INSERT INTO delivery (delivery_id, event, action, body_zstd, received_at, subject)"
             f" VALUES {', '.join([row] * count)}"
             " ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id"
         )
