@@ -2,6 +2,7 @@
 warned about (shadowbot.offline.paths): ``only_touches("pkgs/development/python-modules")``
 matches that exact path only, and the rule would silently never apply."""
 
+import pickle
 import shutil
 from pathlib import Path
 
@@ -72,6 +73,15 @@ def test_a_renamed_files_old_path_counts(tmp_path):
         (path for pr in HistoryReader(history) for f in pr.events[0].files for path in f.paths),
     )
     assert len(found) == 1
+
+
+def test_what_shards_of_a_history_saw_is_merged(tmp_path):
+    rules = [scoped("python", c.only_touches(PYTHON_MODULES)), scoped("doc", c.touches_any("doc"))]
+    first, second = DirectoryPatterns(rules), DirectoryPatterns(rules)
+    first.see("doc/index.md")
+    second.see(REQUESTS)
+    first.merge(pickle.loads(pickle.dumps(second)))  # as it comes back from a process
+    assert [w.split(": check")[0] for w in first.warnings()] == ["rule python@1", "rule doc@1"]
 
 
 def test_checks_of_a_defined_rule_are_read_from_its_module(tmp_path):

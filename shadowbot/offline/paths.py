@@ -81,6 +81,14 @@ class DirectoryPatterns:
                 for path in change.paths:
                     self.see(path)
 
+    def merge(self, other: DirectoryPatterns) -> None:
+        """Take in what another watcher of the same rules saw (another shard of the
+        history, read in another process)."""
+        for mine, theirs in zip(self._patterns, other._patterns, strict=True):
+            if mine.example is None and theirs.example is not None:
+                mine.example = theirs.example
+                self._open.remove(mine)
+
     def warnings(self) -> list[str]:
         """One line per slash-less pattern that names a directory of the history."""
         return [
