@@ -10,14 +10,18 @@ from histories import opened, record, write_history
 from snapshots import make_pr
 
 from shadowbot import checks as c
+from shadowbot.core.engine import Engine
 from shadowbot.offline.backtest import snapshots
 from shadowbot.offline.history import HistoryReader
 from shadowbot.offline.paths import DirectoryPatterns, checks_of, directory_warnings
+from shadowbot.offline.run import judge_history, new_backtest
 from shadowbot.resources import bundled_path
 from shadowbot.rules import Rule, load_rules
+from shadowbot.settings import load_settings
 from shadowbot.snapshot import FileChange
 
 BUNDLED_HISTORY = Path(__file__).parent.parent / "examples" / "history.jsonl.gz"
+SETTINGS = load_settings({})
 PYTHON_MODULES = "pkgs/development/python-modules"
 REQUESTS = f"{PYTHON_MODULES}/requests/default.nix"
 
@@ -136,10 +140,6 @@ def bundled_warnings(rules):
     return patterns.warnings()
 
 
-def test_the_bundled_rules_pass_on_the_bundled_history():
-    assert bundled_warnings(load_rules(bundled_path("rules"))) == []
-
-
 def test_a_rule_without_the_slash_is_caught_on_the_bundled_history(tmp_path):
     rules_dir = tmp_path / "rules"
     shutil.copytree(bundled_path("rules"), rules_dir)
@@ -153,6 +153,17 @@ def test_a_rule_without_the_slash_is_caught_on_the_bundled_history(tmp_path):
     [warning] = bundled_warnings(load_rules(rules_dir))
     assert warning.startswith(f"rule python-modules@1: check 'only touches {PYTHON_MODULES}'")
     assert f"write '{PYTHON_MODULES}/'" in warning
+
+
+def test_as_a_backtest_observer_it_warns_on_the_bundled_history_of_no_bundled_rule():
+    rules = [*load_rules(bundled_path("rules")), scoped("python", c.only_touches(PYTHON_MODULES))]
+    patterns = DirectoryPatterns(rules)
+    with Engine(rules, SETTINGS.rule_timeout) as engine:
+        backtest = new_backtest(engine, SETTINGS, observers=[patterns])
+        judge_history(HistoryReader(BUNDLED_HISTORY), engine, [backtest])
+    assert backtest.records == 10_000
+    [warning] = patterns.warnings()
+    assert warning.startswith("rule python@1: ")
 
 
 def test_the_trap_is_real_on_the_bundled_history():

@@ -53,8 +53,8 @@ def checks_of(rule: Rule) -> Iterator[Check]:
 
 class DirectoryPatterns:
     """The rules' slash-less file patterns, and which of them a history shows to be a
-    directory. Feed it paths (:meth:`see`) or records (:meth:`see_record`), then ask for
-    :meth:`warnings`."""
+    directory. Feed it paths (:meth:`see`) or records (:meth:`see_record`, or hand it to a
+    backtest as an observer), then ask for :meth:`warnings`."""
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         self._patterns = [
@@ -80,6 +80,10 @@ class DirectoryPatterns:
             for change in event.files or ():
                 for path in change.paths:
                     self.see(path)
+
+    def __call__(self, record: HistoryRecord, results: object = None) -> None:
+        """As a backtest's observer (``Backtest.observers``): sees each record's paths."""
+        self.see_record(record)
 
     def merge(self, other: DirectoryPatterns) -> None:
         """Take in what another watcher of the same rules saw (another shard of the
