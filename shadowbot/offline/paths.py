@@ -9,6 +9,7 @@ about each slash-less pattern under which some file of the history lies.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -41,8 +42,10 @@ def checks_of(rule: Rule) -> Iterator[Check]:
     for function in (rule.function, rule.decider):
         if function is None:
             continue
-        cells = [cell.cell_contents for cell in getattr(function, "__closure__", None) or ()]
-        values: list[Any] = [*cells, *getattr(function, "__globals__", {}).values()]
+        values: list[Any] = list(getattr(function, "__globals__", {}).values())
+        for cell in getattr(function, "__closure__", None) or ():
+            with contextlib.suppress(ValueError):  # a cell not yet filled in
+                values.append(cell.cell_contents)
         for value in values:
             items = value if isinstance(value, tuple | list | frozenset | set) else (value,)
             for item in items:
