@@ -133,7 +133,7 @@ def prepare_database(path: Path) -> None:
     """Make ``path`` a new, empty database marked as the demo's; refuse to replace any file
     but an earlier demo's (an empty file has nothing to lose)."""
     if path.is_dir():
-        raise ShadowbotError(f"--database: {path} is a directory; give a file for the demo's")
+        raise ShadowbotError(f"--database: {path} is a directory; give a file for the database")
     if path.exists() and not _is_demo_database(path):
         raise ShadowbotError(
             f"--database: {path} is not a shadowbot demo database; not overwriting it"
