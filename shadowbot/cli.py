@@ -403,6 +403,8 @@ def run_report(settings: Settings, args: argparse.Namespace) -> int:
     from shadowbot.offline.evidence_report import gather_report, render_report
     from shadowbot.storage import migrated, utcnow
 
+    if args.out is not None and args.out.is_dir():
+        raise ShadowbotError(f"--out: {args.out} is a directory; give a file")
     with migrated(settings.database_url) as engine, Session(engine) as session:
         text = render_report(gather_report(session, settings, args.rule, utcnow()))
     if args.out is None:

@@ -300,3 +300,6 @@ def test_options_wanting_a_file_say_when_given_a_directory(capsys, tmp_path):
     assert err == (
         f"shadowbot: error: --database: {tmp_path} is a directory; give a file for the database\n"
     )
+    code, _, err = run(capsys, "report", "--out", str(tmp_path))
+    assert code == 2
+    assert err == f"shadowbot: error: --out: {tmp_path} is a directory; give a file\n"
