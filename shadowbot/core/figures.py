@@ -92,43 +92,75 @@ def author_kind(author_type: str) -> str:
 
 def figures(entries: Iterable[Entry], errors: int = 0) -> Figures:
     """Count ``entries`` (one per (rule version, PR), the newest ledger entry of each)
-    into the record shown beside a rule version."""
-    items = list(entries)
-    unknown = {e.result for e in items} - RESULTS
-    if unknown:
-        raise ValueError(f"unknown results: {sorted(unknown)}")
-    by_author = {
-        kind: _count([e for e in items if author_kind(e.author_type) == kind], Tally)
-        for kind in AUTHOR_KINDS
-    }
-    return _count(items, Figures, errors=errors, by_author=by_author)
+    into the record shown beside a rule version.
+
+    One pass over the entries fills a :class:`_Counts` for the whole record and one per
+    author kind: a record is counted again each time one of its entries changes."""
+    whole = _Counts()
+    kinds = {kind: _Counts() for kind in AUTHOR_KINDS}
+    for entry in entries:
+        if entry.result not in RESULTS:
+            raise ValueError(f"unknown result {entry.result!r}, not one of {sorted(RESULTS)}")
+        whole.add(entry)
+        kinds["bot" if entry.author_type == "Bot" else "person"].add(entry)
+    by_author = {kind: counts.tally(Tally) for kind, counts in kinds.items()}
+    return whole.tally(Figures, errors=errors, by_author=by_author)
 
 
-def _count(entries: Sequence[Entry], kind: type[T], **extra: Any) -> T:
-    wins = [e for e in entries if e.result == "win"]
-    losses = [e for e in entries if e.result == "loss"]
-    missed = sum(e.result == "missed" for e in entries)
-    saved = [e.saved_seconds for e in wins if e.saved_seconds is not None]
-    middle = median(saved)
-    decided_at = [e.at for e in (*wins, *losses) if e.at is not None]
-    return kind(
-        wins=len(wins),
-        losses=len(losses),
-        neutral=sum(e.result == "neutral" and e.reason != "closed_unmerged" for e in entries),
-        closed_unmerged=sum(e.reason == "closed_unmerged" for e in entries),
-        missed=missed,
-        pending=sum(e.result == "pending" for e in entries),
-        endorsed=sum(e.reason == "endorsed" for e in wins),
-        reverted=sum(e.reason == "reverted" for e in losses),
-        disputed=sum(e.disputed for e in losses),
-        loss_bound=loss_rate_bound(len(losses), len(wins) + len(losses)),
-        coverage=coverage(len(wins), missed),
-        saved_total=timedelta(seconds=sum(saved)),
-        saved_median=None if middle is None else timedelta(seconds=middle),
-        first_at=min(decided_at, default=None),
-        last_at=max(decided_at, default=None),
-        **extra,
-    )
+class _Counts:
+    """What :func:`figures` counts of a set of entries, one entry at a time."""
+
+    __slots__ = ("found", "saved", "decided_at")
+
+    def __init__(self) -> None:
+        #: By result, and by ``result:reason`` for the reasons shown on their own.
+        self.found: dict[str, int] = dict.fromkeys(_COUNTED, 0)
+        self.saved: list[float] = []
+        self.decided_at: list[datetime] = []
+
+    def add(self, entry: Entry) -> None:
+        found, result = self.found, entry.result
+        found[result] += 1
+        if entry.reason == "closed_unmerged":
+            found["closed_unmerged"] += 1
+            if result == "neutral":
+                found["neutral"] -= 1  # shown as its own count, not as neutral
+        if result == "win":
+            found["endorsed"] += entry.reason == "endorsed"
+            if entry.saved_seconds is not None:
+                self.saved.append(entry.saved_seconds)
+        elif result == "loss":
+            found["reverted"] += entry.reason == "reverted"
+            found["disputed"] += entry.disputed
+        if result in ("win", "loss") and entry.at is not None:
+            self.decided_at.append(entry.at)
+
+    def tally(self, kind: type[T], **extra: Any) -> T:
+        found = self.found
+        wins, losses = found["win"], found["loss"]
+        middle = median(self.saved)
+        return kind(
+            wins=wins,
+            losses=losses,
+            neutral=found["neutral"],
+            closed_unmerged=found["closed_unmerged"],
+            missed=found["missed"],
+            pending=found["pending"],
+            endorsed=found["endorsed"],
+            reverted=found["reverted"],
+            disputed=found["disputed"],
+            loss_bound=loss_rate_bound(losses, wins + losses),
+            coverage=coverage(wins, found["missed"]),
+            saved_total=timedelta(seconds=sum(self.saved)),
+            saved_median=None if middle is None else timedelta(seconds=middle),
+            first_at=min(self.decided_at, default=None),
+            last_at=max(self.decided_at, default=None),
+            **extra,
+        )
+
+
+#: What :class:`_Counts` counts: the results, and the reasons shown on their own.
+_COUNTED = (*sorted(RESULTS), "closed_unmerged", "endorsed", "reverted", "disputed")
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,8 +62,11 @@ class Board:
     #: column read (a rule without a result is not in them).
     settled: Mapping[int, Sequence[tuple[datetime, str]]] = field(init=False)
     last_activity: Mapping[int, datetime] = field(init=False)
+    #: ``name@version`` by rule id (:attr:`ids` the other way round).
+    keys: Mapping[int, str] = field(init=False)
 
     def __post_init__(self) -> None:
+        self.keys = {rule_id: key for key, rule_id in self.ids.items()}
         self.settled = {r: rec.settled for r, rec in self.records.items() if rec.settled}
         self.last_activity = {
             r: rec.last_activity for r, rec in self.records.items() if rec.last_activity

@@ -6,7 +6,7 @@ result. Read from this pull request's rows only (indexed slices)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -16,7 +16,6 @@ from shadowbot.core.figures import author_kind
 from shadowbot.settings import Settings
 from shadowbot.snapshot import Actor, Permission, UserType, counts_as_merger
 from shadowbot.storage import PullRequestRow, ReactionRow, RevisionRow, VerdictRow
-from shadowbot.storage.evidence import rule_keys
 from shadowbot.storage.ledger_store import latest_entries
 from shadowbot.storage.pages_queries import (
     entries_by_id,
@@ -60,7 +59,7 @@ def pr_page(
     if pr is None:
         raise PageNotFound(f"no pull request {repo.full_name}#{number} is recorded")
     pr_id = cast(int, pr.id)
-    keys = rule_keys(session)
+    keys = board.keys
     verdicts = verdicts_on(session, pr_id)
     revisions = revisions_on(session, pr_id)
     reactions = [_reaction(r, pr, revisions, settings) for r in reactions_on(session, pr_id)]
@@ -107,7 +106,7 @@ def pr_page(
 
 
 def _heads(
-    verdicts: Sequence[VerdictRow], revisions: Sequence[RevisionRow], keys: dict[int, str]
+    verdicts: Sequence[VerdictRow], revisions: Sequence[RevisionRow], keys: Mapping[int, str]
 ) -> list[dict[str, Any]]:
     """Each head SHA in the order first seen, with what the bot showed on it and each
     rule's newest verdict there (with how many times it was evaluated)."""
@@ -208,7 +207,7 @@ def _reaction(
 def _results(
     session: Session,
     verdicts: Sequence[VerdictRow],
-    keys: dict[int, str],
+    keys: Mapping[int, str],
     pr: PullRequestRow,
     board: Board,
     settings: Settings,

@@ -17,7 +17,6 @@ from shadowbot.offline.evidence_report import bound_sentence
 from shadowbot.offline.ledger_view import human_duration, percent, tally_as_dict, view_as_dict
 from shadowbot.settings import Settings
 from shadowbot.storage import LedgerEntryRow, RuleRow
-from shadowbot.storage.evidence import rule_keys
 from shadowbot.storage.ledger_store import audit_events
 from shadowbot.storage.pages_queries import (
     checklist_of,
@@ -66,7 +65,7 @@ def rule_page(
     thresholds = settings.thresholds_for(view.name)
     rate = settings.promote_max_loss_rate
     newest_prs = list(board.records[rule_id].newest_prs)
-    keys = rule_keys(session)
+    keys = board.keys
     return {
         "rule": {
             **view_as_dict(view),
