@@ -93,9 +93,26 @@ def _change_as_dict(change: StateChange) -> dict[str, Any]:
     }
 
 
-def _row(report: RuleReport) -> tuple[str, ...]:
+#: The backtest table's headings, and each column's alignment (``<`` or ``>``).
+HEADINGS = tuple(heading for heading, _, _ in _COLUMNS)
+ALIGNS = tuple(align for _, _, align in _COLUMNS)
+
+
+def record_cells(report: RuleReport) -> tuple[str, ...]:
+    """One rule's row of the backtest table."""
     shown = report_as_dict(report)
     return tuple(_cell(shown[key]) for _, key, _ in _COLUMNS)
+
+
+def table_lines(rows: Sequence[Sequence[str]], aligns: Sequence[str]) -> list[str]:
+    """Rows (the first of them the headings) as aligned lines."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(aligns))]
+    return [
+        "  ".join(
+            f"{cell:{align}{width}}" for cell, align, width in zip(row, aligns, widths, strict=True)
+        ).rstrip()
+        for row in rows
+    ]
 
 
 def _cell(value: Any) -> str:
@@ -169,15 +186,7 @@ def backtest_as_text(
 ) -> str:
     """The table, what its columns count, then state changes and failures. ``records``
     is the number of PRs backtested, when known."""
-    rows = [tuple(heading for heading, _, _ in _COLUMNS), *(_row(r) for r in reports)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
-    lines = [
-        "  ".join(
-            f"{cell:{align}{width}}"
-            for cell, (_, _, align), width in zip(row, _COLUMNS, widths, strict=True)
-        ).rstrip()
-        for row in rows
-    ]
+    lines = table_lines([HEADINGS, *(record_cells(r) for r in reports)], ALIGNS)
     lines += ["", *legend(policy.closed_unmerged if policy else None)]
     notes = [describe_change(r.rule.name, c) for r in reports for c in r.record.changes]
     notes += [note for r in reports for note in failure_notes(r, records)]
