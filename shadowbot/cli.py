@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from shadowbot import __version__
 from shadowbot.core.engine import Engine
@@ -62,9 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Judge automatic-merge rules in shadow mode. shadowbot never merges.",
         epilog=_environment_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[_global_options(None)],
     )
     parser.add_argument("--version", action="version", version=f"shadowbot {__version__}")
-    parser.add_argument("--config", type=Path, metavar="FILE", help="a TOML settings file")
     commands = _Commands(
         parser.add_subparsers(dest="command", required=True, metavar="COMMAND"),
         _global_options(argparse.SUPPRESS),
@@ -137,8 +138,8 @@ class _Commands:
         self.commands = commands
         self.options = options
 
-    def add_parser(self, name: str, **kwargs: object) -> argparse.ArgumentParser:
-        return self.commands.add_parser(name, parents=[self.options], **kwargs)  # type: ignore[arg-type]
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return self.commands.add_parser(name, parents=[self.options], **kwargs)
 
     def actions(self, parser: argparse.ArgumentParser) -> _Commands:
         return _Commands(
