@@ -24,7 +24,7 @@ from shadowbot.offline.report import Progress, describe_change, legend, report_a
 from shadowbot.offline.run import Format, judge_history, new_backtest
 from shadowbot.rules import Rule
 from shadowbot.settings import Settings
-from shadowbot.snapshot import counts_as_merger
+from shadowbot.snapshot import Actor, counts_as_merger
 from shadowbot.verdict import Decision
 
 #: The order of the list: what a rule author must look at first.
@@ -172,7 +172,7 @@ class _Collector:
         )
 
 
-def _login(actor: Any) -> str | None:
+def _login(actor: Actor | None) -> str | None:
     return actor.login if actor is not None else None
 
 
@@ -182,6 +182,7 @@ def _evidence(record: HistoryRecord, index: int, mergers: frozenset[str]) -> lis
     found = []
     for event in record.events[index + 1 :]:
         review = event.review
+        by: str | None
         if review is not None and review.state == "CHANGES_REQUESTED":
             if counts_as_merger(review.author, record.author, mergers):
                 kind, by, detail = "changes_requested", review.author.login, review.commit
@@ -204,7 +205,7 @@ def _who(item: dict[str, Any]) -> str:
 
 
 def _when(item: dict[str, Any]) -> str:
-    return item["at"][:16].replace("T", " ")
+    return str(item["at"])[:16].replace("T", " ")
 
 
 def _why(reason: str, head: str, evidence: list[dict[str, Any]]) -> str:
