@@ -85,6 +85,11 @@ class Rule:
 
     @classmethod
     def define(cls, *, name: str, version: int, description: str) -> Callable[[RuleFunction], Rule]:
+        """A decorator: the function ``(pr: Snapshot) -> Verdict`` below it becomes the
+        rule. It must be pure (read only the snapshot, no I/O) and return a
+        :class:`~shadowbot.verdict.Verdict`; anything else, or an exception, is an
+        ``error`` verdict."""
+
         def wrap(function: RuleFunction) -> Rule:
             return cls(name, version, description, function)
 
