@@ -14,10 +14,12 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def data_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The user data directory (``platformdirs`` reads ``XDG_DATA_HOME``), where the default
-    database lives: a fresh one per test, inherited by the commands tests start."""
+    """The user data directory, where the default database lives: a fresh one per test.
+    Commands the tests start inherit ``XDG_DATA_HOME``; platformdirs reads it on Linux only,
+    so this process is also given the folder directly."""
     folder = tmp_path_factory.mktemp("data-home")
     monkeypatch.setenv("XDG_DATA_HOME", str(folder))
+    monkeypatch.setattr("shadowbot.settings.user_data_path", lambda appname, **_: folder / appname)
     return folder
 
 

@@ -224,8 +224,14 @@ def test_a_history_with_no_record_at_all_exits_2(capsys, tmp_path):
 @pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
 def test_dash_reads_the_history_from_standard_input(tmp_path, compress):
     data = history(tmp_path).read_bytes()
+    # --scratch: no database, so none in the user's data directory on any platform.
     done = shadowbot(
-        "backtest", "-", "--format", "json", stdin=gzip.compress(data) if compress else data
+        "backtest",
+        "-",
+        "--scratch",
+        "--format",
+        "json",
+        stdin=gzip.compress(data) if compress else data,
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
@@ -234,7 +240,7 @@ def test_dash_reads_the_history_from_standard_input(tmp_path, compress):
 
 def test_malformed_lines_on_standard_input_are_named_as_such(tmp_path):
     data = history(tmp_path).read_bytes() + b"{broken\n"
-    done = shadowbot("backtest", "-", stdin=data)
+    done = shadowbot("backtest", "-", "--scratch", stdin=data)
     assert done.returncode == 0
     assert done.stderr.decode().startswith("standard input: skipped line 6: not valid JSON")
 
