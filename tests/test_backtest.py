@@ -21,6 +21,7 @@ from shadowbot.core.engine import Engine
 from shadowbot.core.ledger import RuleState, Thresholds
 from shadowbot.offline.backtest import Backtest
 from shadowbot.offline.history import HistoryReader
+from shadowbot.offline.report import backtest_as_text
 from shadowbot.rules import Rule
 from shadowbot.settings import load_settings
 
@@ -200,3 +201,50 @@ def test_a_rule_is_promoted_after_enough_clean_wins(tmp_path, wins):
     result = run(tmp_path, *winning, thresholds=Thresholds(promote_wins=3))
     promoted = result["careful"].first_change_to(RuleState.PROMOTED)
     assert (promoted.pr if promoted else None) == (3 if wins == 3 else None)
+
+
+def table(tmp_path, *records, rules=(LOOSE, BROKEN), closed_unmerged="loss"):
+    path = write_history(tmp_path / "h.jsonl", *records)
+    settings = load_settings({"SHADOWBOT_BACKTEST_CLOSED_UNMERGED": closed_unmerged})
+    with Engine(rules, timeout=1.0) as engine:
+        backtest = Backtest(engine, settings.backtest_policy(), settings.thresholds_for)
+        for r in HistoryReader(path):
+            backtest.add(r)
+    text = backtest_as_text(backtest.summary(), backtest.policy, backtest.records)
+    header, *rows = (line.split() for line in text.split("\n\n")[0].splitlines())
+    return text, {row[0]: dict(zip(header, row, strict=True)) for row in rows}
+
+
+CLOSED_AFTER_A_CLAIM = [
+    record(
+        n, opened(n * 100), review(n * 100 + 10, OUTSIDER, "APPROVED", "a1"), closed(n * 100 + 20)
+    )
+    for n in (1, 2)
+]
+
+
+def test_the_table_shows_closed_unmerged_on_its_own_and_says_whether_they_are_losses(tmp_path):
+    text, rows = table(tmp_path, *CLOSED_AFTER_A_CLAIM)
+    assert {k: rows["loose"][k] for k in ("claims", "losses", "closed-unmerged", "neutral")} == {
+        "claims": "2",
+        "losses": "2",
+        "closed-unmerged": "2",
+        "neutral": "0",
+    }
+    assert (
+        "closed-unmerged: claims on PRs closed without merging, counted in losses too"
+        " (backtest_closed_unmerged = loss)." in text
+    )
+    text, rows = table(tmp_path, *CLOSED_AFTER_A_CLAIM, closed_unmerged="neutral")
+    assert (rows["loose"]["losses"], rows["loose"]["closed-unmerged"]) == ("0", "2")
+    assert "neither wins nor losses (backtest_closed_unmerged = neutral)" in text
+
+
+def test_errors_are_counted_in_pull_requests_affected(tmp_path):
+    text, rows = table(tmp_path, *CLOSED_AFTER_A_CLAIM)
+    # Two PRs replayed in two snapshots each: four failed evaluations, two PRs.
+    assert rows["broken"]["error-PRs"] == "2" and rows["loose"]["error-PRs"] == "0"
+    assert "error-PRs: PRs where the rule raised or ran out of time." in text
+    assert "broken: errors on 2 PRs (4 evaluations), the first on PR #1: RuntimeError:" in text
+    assert "broken: failed on #1, #2" in text
+    assert "quarantined" not in text  # under the default 3 PRs

@@ -130,17 +130,22 @@ def test_more_timeouts_can_be_allowed_and_each_costs_one_evaluation(tmp_path):
     assert hang.record.errors == 2 and hang.timeout_prs == 2 and hang.judged == 2
 
 
-def bundled_backtest(rules):
+def bundled_backtest(rules, progress=None):
     started = time.monotonic()
-    out = backtest_command(HistoryReader(BUNDLED_HISTORY), rules, SETTINGS)
+    out = backtest_command(HistoryReader(BUNDLED_HISTORY), rules, SETTINGS, progress=progress)
     return time.monotonic() - started, out
 
 
 def test_the_bundled_history_with_a_hanging_rule_takes_under_twice_as_long():
     rules = load_rules(bundled_path("rules"))
-    normal, alone = bundled_backtest(rules)
-    slowed, together = bundled_backtest([*rules, HANG])
+    normal, alone = bundled_backtest(rules, Progress(io.StringIO(), True))
+    bar = io.StringIO()
+    slowed, together = bundled_backtest([*rules, HANG], Progress(bar, True))
     assert slowed < 2 * normal, (normal, slowed)
+    # The bar named it while it hung, and says it is quarantined.
+    drawn = bar.getvalue().split("\r")
+    assert any("slowed by hang@1" in line for line in drawn)
+    assert "quarantined: hang@1" in drawn[-1]
     table = together.split("\n\n")[0].splitlines()
     hang = next(line.split() for line in table if line.startswith("hang "))
     assert hang[-2:] == ["-", "quarantined"] and hang[-3] == "1"  # one error-PR

@@ -22,7 +22,10 @@ could, at the price of sending every snapshot across a pipe.
 
 The watchdog also samples which rule is running at each of its polls: :meth:`Engine.busy`
 tells which rules take the time (the backtest's progress bar names a slow one) without
-costing the evaluations anything.
+costing the evaluations anything. The sample is biased: the watchdog gets the interpreter
+mostly where the main thread lets go of it (reading the history), so the usual
+evaluations of a few microseconds hardly show, while a rule that keeps the interpreter
+for milliseconds (slow, or hanging) shows in proportion.
 """
 
 from __future__ import annotations
