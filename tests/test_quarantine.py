@@ -11,7 +11,10 @@ from histories import WRITER, check, merged, opened, record, review, write_histo
 
 from shadowbot import checks as c
 from shadowbot.core.engine import Engine
+from shadowbot.errors import HistoryError
 from shadowbot.offline.backtest import Backtest
+from shadowbot.offline.compare import compare_command
+from shadowbot.offline.explain import explain_command
 from shadowbot.offline.history import HistoryReader
 from shadowbot.offline.report import Progress
 from shadowbot.offline.run import backtest_command
@@ -192,3 +195,19 @@ def test_the_progress_bar_names_no_rule_when_none_stands_out(tmp_path):
     stream = io.StringIO()
     backtest_command(HistoryReader(path), [LOOSE], SETTINGS, progress=Progress(stream, True))
     assert "slowed by" not in stream.getvalue() and "quarantined" not in stream.getvalue()
+
+
+@pytest.mark.parametrize("command", ["backtest", "explain", "compare"])
+def test_a_history_without_records_is_one_clear_error(tmp_path, command):
+    reader = HistoryReader(write_history(tmp_path / "empty.jsonl"))
+    run_it = {
+        "backtest": lambda: backtest_command(reader, [LOOSE], SETTINGS),
+        "explain": lambda: explain_command(reader, [LOOSE], "loose", SETTINGS),
+        "compare": lambda: compare_command(reader, [LOOSE], [LOOSE], SETTINGS),
+    }[command]
+    with pytest.raises(HistoryError) as caught:
+        run_it()
+    expected = (
+        f"{tmp_path / 'empty.jsonl'}: no pull request record after the header: nothing to judge"
+    )
+    assert str(caught.value) == expected

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from typing import Literal
 
 from shadowbot.core.engine import Engine
+from shadowbot.errors import HistoryError
 from shadowbot.offline.backtest import Backtest, Observer
-from shadowbot.offline.history import HistoryReader
+from shadowbot.offline.history import STDIN, HistoryReader
 from shadowbot.offline.report import Progress, backtest_as_json, backtest_as_text
 from shadowbot.rules import Rule
 from shadowbot.settings import Settings
@@ -66,7 +67,8 @@ def judge_history(
     backtests: Sequence[Backtest],
     progress: Progress | None = None,
 ) -> float:
-    """Feed every record of ``reader`` to each backtest in turn; the seconds it took."""
+    """Feed every record of ``reader`` to each backtest in turn; the seconds it took.
+    A history without a single record is a :class:`HistoryError`."""
     started = time.monotonic()
     done = quarantined = 0
     for record in reader:
@@ -84,6 +86,9 @@ def judge_history(
             quarantined = now
     if progress is not None:
         progress.finish(done, progress_note(engine, backtests))
+    if not done:
+        shown = "standard input" if reader.path == STDIN else str(reader.path)
+        raise HistoryError(f"{shown}: no pull request record after the header: nothing to judge")
     return time.monotonic() - started
 
 
