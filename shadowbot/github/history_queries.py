@@ -1,0 +1,194 @@
+"""The GraphQL documents the history collector sends (:mod:`shadowbot.offline.collect`).
+
+Reads only. Every document asks for ``rateLimit { cost remaining resetAt }`` so the collector
+can pace itself, and is validated against GitHub's published schema in the tests.
+
+Where the points go (GitHub charges one request per connection per parent object, divided by
+100: https://docs.github.com/en/graphql/overview/rate-limits-and-query-limits-for-the-graphql-api):
+
+- :data:`PULLS`: a page of ``n`` pull requests with their files and their timeline, each a
+  connection on each PR: ``1 + 1 + 2n`` requests, so 1 point for 49 PRs and 2 for 50 to 100.
+  Nothing is nested under a timeline item's connection: that would multiply by 100.
+- :data:`CHECKS`: the check runs and statuses of up to 100 commits by id (``nodes`` is not a
+  connection): ``1 + n`` requests, 1 point per 100 commits.
+- :func:`more_document`: the next page of connections that overflowed (a timeline over 100
+  items, over 100 files, over 100 checks on a commit), up to :data:`MORE_BATCH` of them
+  aliased in one query: ``1 + k`` requests, 1 point.
+- :func:`codeowners_document`: CODEOWNERS at given commits, aliased ``object`` fields, no
+  connection: 1 point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+#: The timeline items a history record is made of, asked for by type so nothing else counts
+#: against a page.
+ITEM_TYPES: tuple[str, ...] = (
+    "PULL_REQUEST_COMMIT",
+    "PULL_REQUEST_REVIEW",
+    "ISSUE_COMMENT",
+    "LABELED_EVENT",
+    "UNLABELED_EVENT",
+    "READY_FOR_REVIEW_EVENT",
+    "CONVERT_TO_DRAFT_EVENT",
+    "CLOSED_EVENT",
+    "REOPENED_EVENT",
+    "MERGED_EVENT",
+)
+#: GitHub's largest page on any connection.
+MAX_PAGE = 100
+#: Overflowing connections fetched together by :func:`more_document`.
+MORE_BATCH = 50
+
+RATE_LIMIT = "rateLimit { cost remaining resetAt }"
+
+ACTOR = "{ __typename login }"
+
+TIMELINE_ITEM = f"""
+fragment TimelineItem on PullRequestTimelineItems {{
+  __typename
+  ... on PullRequestCommit {{ pushed: commit {{ id oid committedDate }} }}
+  ... on PullRequestReview {{
+    author {ACTOR} authorAssociation state submittedAt createdAt commit {{ oid }}
+  }}
+  ... on IssueComment {{ author {ACTOR} authorAssociation body createdAt }}
+  ... on LabeledEvent {{ actor {ACTOR} createdAt label {{ name }} }}
+  ... on UnlabeledEvent {{ actor {ACTOR} createdAt label {{ name }} }}
+  ... on ReadyForReviewEvent {{ actor {ACTOR} createdAt }}
+  ... on ConvertToDraftEvent {{ actor {ACTOR} createdAt }}
+  ... on ClosedEvent {{ actor {ACTOR} createdAt }}
+  ... on ReopenedEvent {{ actor {ACTOR} createdAt }}
+  ... on MergedEvent {{ actor {ACTOR} createdAt commit {{ oid }} }}
+}}
+"""
+
+_ITEM_TYPES = "[" + ", ".join(ITEM_TYPES) + "]"
+PAGE_INFO = "pageInfo { hasNextPage endCursor }"
+FILE = "path changeType additions deletions"
+CONTEXT = """__typename
+  ... on CheckRun { name status conclusion startedAt completedAt }
+  ... on StatusContext { context state createdAt }"""
+
+PULLS = f"""
+query CollectPulls(
+  $owner: String!, $name: String!, $first: Int!, $after: String, $base: String
+) {{
+  repository(owner: $owner, name: $name) {{
+    pullRequests(
+      first: $first, after: $after, baseRefName: $base,
+      orderBy: {{field: UPDATED_AT, direction: DESC}}
+    ) {{
+      totalCount
+      {PAGE_INFO}
+      nodes {{
+        id number title body createdAt updatedAt baseRefName baseRefOid isDraft merged
+        author {ACTOR}
+        authorAssociation
+        files(first: {MAX_PAGE}) {{ {PAGE_INFO} nodes {{ {FILE} }} }}
+        timelineItems(first: {MAX_PAGE}, itemTypes: {_ITEM_TYPES}) {{
+          {PAGE_INFO}
+          nodes {{ ...TimelineItem }}
+        }}
+      }}
+    }}
+  }}
+  {RATE_LIMIT}
+}}
+{TIMELINE_ITEM}
+"""
+
+CHECKS = f"""
+query CollectChecks($ids: [ID!]!) {{
+  nodes(ids: $ids) {{
+    ... on Commit {{
+      id oid
+      statusCheckRollup {{
+        contexts(first: {MAX_PAGE}) {{ {PAGE_INFO} nodes {{ {CONTEXT} }} }}
+      }}
+    }}
+  }}
+  {RATE_LIMIT}
+}}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class More:
+    """The next page of one connection that overflowed: on the PR or commit ``node_id``,
+    ``kind`` is ``timeline``, ``files`` or ``checks``, after ``cursor``."""
+
+    kind: str
+    node_id: str
+    cursor: str
+
+
+_MORE_SELECTION = {
+    "timeline": (
+        "PullRequest",
+        f"timelineItems(first: {MAX_PAGE}, after: $AFTER, itemTypes: {_ITEM_TYPES})"
+        f" {{ {PAGE_INFO} nodes {{ ...TimelineItem }} }}",
+    ),
+    "files": (
+        "PullRequest",
+        f"files(first: {MAX_PAGE}, after: $AFTER) {{ {PAGE_INFO} nodes {{ {FILE} }} }}",
+    ),
+    "checks": (
+        "Commit",
+        f"statusCheckRollup {{ contexts(first: {MAX_PAGE}, after: $AFTER)"
+        f" {{ {PAGE_INFO} nodes {{ {CONTEXT} }} }} }}",
+    ),
+}
+
+
+def more_document(wanted: Sequence[More]) -> tuple[str, dict[str, str]]:
+    """One query for the next page of each of ``wanted`` (at most :data:`MORE_BATCH`), as
+    aliases ``m0``, ``m1``, ...; and its variables."""
+    if not 0 < len(wanted) <= MORE_BATCH:
+        raise ValueError(f"between 1 and {MORE_BATCH} connections at a time, not {len(wanted)}")
+    parameters: list[str] = []
+    fields: list[str] = []
+    variables: dict[str, str] = {}
+    uses_timeline = False
+    for i, item in enumerate(wanted):
+        kind, selection = _MORE_SELECTION[item.kind]
+        uses_timeline = uses_timeline or item.kind == "timeline"
+        parameters.append(f"$n{i}: ID!, $a{i}: String")
+        inner = selection.replace("$AFTER", f"$a{i}")
+        fields.append(f"  m{i}: node(id: $n{i}) {{ ... on {kind} {{ {inner} }} }}")
+        variables[f"n{i}"] = item.node_id
+        variables[f"a{i}"] = item.cursor
+    body = "\n".join(fields)
+    document = f"query CollectMore({', '.join(parameters)}) {{\n{body}\n  {RATE_LIMIT}\n}}\n"
+    return document + (TIMELINE_ITEM if uses_timeline else ""), variables
+
+
+#: Where GitHub looks for CODEOWNERS, in its order; the first found is the one used.
+CODEOWNERS_PATHS: tuple[str, ...] = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
+
+
+def codeowners_document(oids: Sequence[str]) -> tuple[str, dict[str, str]]:
+    """One query for the CODEOWNERS files at each of the commits ``oids``: alias ``c{i}_{j}``
+    is location ``j`` of :data:`CODEOWNERS_PATHS` at commit ``i`` (null when absent)."""
+    if not 0 < len(oids) <= MORE_BATCH:
+        raise ValueError(f"between 1 and {MORE_BATCH} commits at a time, not {len(oids)}")
+    fields = [
+        f"    c{i}_{j}: object(expression: $e{i}_{j}) {{ ... on Blob {{ text }} }}"
+        for i in range(len(oids))
+        for j in range(len(CODEOWNERS_PATHS))
+    ]
+    parameters = ", ".join(
+        f"$e{i}_{j}: String!" for i in range(len(oids)) for j in range(len(CODEOWNERS_PATHS))
+    )
+    variables = {
+        f"e{i}_{j}": f"{oid}:{path}"
+        for i, oid in enumerate(oids)
+        for j, path in enumerate(CODEOWNERS_PATHS)
+    }
+    body = "\n".join(fields)
+    document = (
+        f"query CollectCodeowners($owner: String!, $name: String!, {parameters}) {{\n"
+        f"  repository(owner: $owner, name: $name) {{\n{body}\n  }}\n  {RATE_LIMIT}\n}}\n"
+    )
+    return document, variables
