@@ -28,6 +28,7 @@ from livebot import SECRET
 from shadowbot.live.worker import Processing
 from shadowbot.settings import load_settings
 from shadowbot.storage import create_db_engine
+from shadowbot.storage.bodies import decompress_body
 from shadowbot.web.app import create_app
 from shadowbot.web.intake import HANDLED, is_handled
 from shadowbot.web.signature import sign
@@ -92,13 +93,14 @@ class Endpoint:
         status_line, _, rest = response.partition(b"\r\n")
         return Answer(int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2])
 
-    def rows(self) -> list[tuple[str, str, str | None, str]]:
-        """(delivery id, event, action, payload) of every stored delivery, in order."""
+    def rows(self) -> list[tuple[str, str, str | None, bytes]]:
+        """(delivery id, event, action, body as received) of every stored delivery, in
+        order."""
         with self.engine.connect() as connection:
             found = connection.exec_driver_sql(
-                "SELECT delivery_id, event, action, payload FROM delivery ORDER BY id"
+                "SELECT delivery_id, event, action, body_zstd FROM delivery ORDER BY id"
             )
-            return [tuple(row) for row in found]
+            return [(*row[:3], decompress_body(bytes(row[3]))) for row in found]
 
 
 @contextlib.contextmanager
@@ -338,7 +340,7 @@ def test_a_signed_request_answers_the_right_status_and_stores_all_or_nothing(
         assert endpoint.rows() == before
     else:
         assert (answer.status, answer.json) == (202, STORED)
-        row = (delivery_text.decode(), event_text, action, body.decode())
+        row = (delivery_text.decode(), event_text, action, body)
         assert endpoint.rows() == [*before, row]
         # GitHub's redelivery: the same id and body again store nothing more.
         again = endpoint.post(sent, body)
@@ -391,7 +393,7 @@ def test_a_burst_stores_each_good_delivery_once_whatever_else_it_holds(
     answers = endpoint.burst(requests)
     assert all(answer.status in (202, 400) for answer in answers), answers
     assert sum(answer.json == STORED for answer in answers) == len(good)
-    stored = [(d, "pull_request", "opened", b.decode()) for d, b in good]
+    stored = [(d, "pull_request", "opened", b) for d, b in good]
     rows = endpoint.rows()
     assert rows[: len(before)] == before
     assert sorted(rows[len(before) :]) == sorted(stored)
