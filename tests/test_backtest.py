@@ -231,13 +231,15 @@ def test_the_table_shows_closed_unmerged_on_its_own_and_says_whether_they_are_lo
         "closed-unmerged": "2",
         "neutral": "0",
     }
+    # The legend under the table, wrapped to the terminal's usual width.
     assert (
         "closed-unmerged: claims on PRs closed without merging, counted in losses too"
-        " (backtest_closed_unmerged = loss)." in text
+        " (backtest_closed_unmerged = loss)." in " ".join(text.split())
     )
+    assert all(len(line) <= 88 for line in text.split("\n\n")[1].splitlines())
     text, rows = table(tmp_path, *CLOSED_AFTER_A_CLAIM, closed_unmerged="neutral")
     assert (rows["loose"]["losses"], rows["loose"]["closed-unmerged"]) == ("0", "2")
-    assert "neither wins nor losses (backtest_closed_unmerged = neutral)" in text
+    assert "neither wins nor losses (backtest_closed_unmerged = neutral)" in " ".join(text.split())
 
 
 def test_errors_are_counted_in_pull_requests_affected(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 import time
 from collections.abc import Sequence
 from typing import IO, Any
@@ -134,23 +135,27 @@ def describe_change(rule: str, change: StateChange) -> str:
     return f"{rule} {verb} at PR #{change.pr} on {when}"
 
 
-def legend(closed_unmerged: str | None) -> list[str]:
-    """What each column of the backtest table counts; ``closed_unmerged`` is the
-    backtest policy's (``loss`` or ``neutral``), None when unknown."""
+def legend(closed_unmerged: str | None, width: int = 88) -> list[str]:
+    """What each column of the backtest table counts, as lines of at most ``width``;
+    ``closed_unmerged`` is the backtest policy's (``loss`` or ``neutral``), None when
+    unknown."""
     if closed_unmerged == "loss":
         closed = "counted in losses too (backtest_closed_unmerged = loss)"
     elif closed_unmerged == "neutral":
         closed = "neither wins nor losses (backtest_closed_unmerged = neutral)"
     else:
         closed = "counted in losses when backtest_closed_unmerged = loss"
-    return [
+    entries = [
         "claims: PRs where the rule said merge; each is a win (merged at the head it"
         " claimed), a loss (a merger then requested changes, or the merge was reverted),"
         " closed-unmerged, neutral (merged at another head) or pending (still open).",
         f"closed-unmerged: claims on PRs closed without merging, {closed}.",
-        "missed: PRs merged cleanly at a head the rule held."
-        " error-PRs: PRs where the rule raised or ran out of time."
-        " precision: wins / (wins + losses).",
+        "missed: PRs merged cleanly at a head the rule held.",
+        "error-PRs: PRs where the rule raised or ran out of time.",
+        "precision: wins / (wins + losses).",
+    ]
+    return [
+        line for entry in entries for line in textwrap.wrap(entry, width, subsequent_indent="  ")
     ]
 
 
