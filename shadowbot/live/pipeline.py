@@ -50,10 +50,13 @@ from shadowbot.verdict import Verdict
 log = logging.getLogger(__name__)
 
 Evaluations = list[tuple[Rule, Verdict]]
-#: Events whose only effect is a re-evaluation (see ``Pipeline.coalesce_key``).
+#: Events whose only effect is a re-evaluation (see :func:`coalesce_key`).
 _REEVALUATING = frozenset(
     {"pull_request", "pull_request_review", "check_run", "check_suite", "status"}
 )
+#: Events about one pull request, whose subject names it (``o/r#7``) whenever the intake
+#: could read one: the body says nothing more of what they re-evaluate.
+_OF_ONE_PULL_REQUEST = frozenset({"pull_request", "pull_request_review"})
 
 
 @dataclass
@@ -76,18 +79,8 @@ class Pipeline:
         self._rules_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rules")
 
     def coalesce_key(self, delivery: DeliveryRow) -> str | None:
-        """The PR (or head commit) a delivery only re-evaluates, if that is all it does."""
-        if delivery.event not in _REEVALUATING or delivery.action in ("closed", "reopened"):
-            return None
-        payload = orjson.loads(delivery.body())
-        if _ignored(delivery.event, delivery.action, payload):
-            return None  # re-evaluates nothing, so it must not stand in for one that does
-        repo = payload.get("repository", {}).get("full_name")
-        number = (payload.get("pull_request") or {}).get("number")
-        if number is not None:
-            return f"{repo}#{number}"
-        item = payload.get("check_run") or payload.get("check_suite") or payload
-        return f"{repo}@{item.get('head_sha') or item.get('sha')}"
+        """The PR (or head commit) a delivery only re-evaluates (:func:`coalesce_key`)."""
+        return coalesce_key(delivery)
 
     async def handle(self, delivery: DeliveryRow) -> None:
         payload = orjson.loads(delivery.body())
@@ -458,6 +451,30 @@ def record_outcome(session: Session, repo: str, pr: dict[str, Any], kind: str, a
                 sha = str(pr.get("merge_commit_sha") or "")
                 added += records.outcome(session, reverted, "reverted", sha, actor, at, detail)
     return added
+
+
+def coalesce_key(delivery: DeliveryRow) -> str | None:
+    """The PR (or head commit) a delivery only re-evaluates, if that is all it does.
+
+    A pull request's own events and its reviews are keyed by the subject the intake read
+    (``o/r#7``, the same key), without their bodies: under a burst the worker asks this
+    of hundreds of queued deliveries, and decompressing and parsing each body held the
+    event loop's GIL from the acknowledgements (docs/performance.md, "Webhook intake").
+    """
+    event, action = delivery.event, delivery.action
+    if event not in _REEVALUATING or action in ("closed", "reopened"):
+        return None
+    if event in _OF_ONE_PULL_REQUEST and delivery.subject is not None:
+        return None if _ignored(event, action, {}) else delivery.subject
+    payload = orjson.loads(delivery.body())
+    if _ignored(event, action, payload):
+        return None  # re-evaluates nothing, so it must not stand in for one that does
+    repo = payload.get("repository", {}).get("full_name")
+    number = (payload.get("pull_request") or {}).get("number")
+    if number is not None:
+        return f"{repo}#{number}"
+    item = payload.get("check_run") or payload.get("check_suite") or payload
+    return f"{repo}@{item.get('head_sha') or item.get('sha')}"
 
 
 def _ignored(event: str, action: str | None, payload: dict[str, Any]) -> bool:
