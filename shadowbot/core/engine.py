@@ -59,8 +59,8 @@ class Engine:
     def __init__(self, rules: Sequence[Rule], timeout: float = 1.0) -> None:
         self.rules = tuple(sorted(rules, key=lambda rule: rule.name))
         self.timeout = timeout
-        # (token, deadline, thread ident, rule key) of the evaluation in progress, or None.
-        self._running: tuple[int, float, int, str] | None = None
+        # (token, deadline, thread ident, rule) of the evaluation in progress, or None.
+        self._running: tuple[int, float, int, Rule] | None = None
         # The watchdog's polls, and those that found each rule running.
         self._polls = 0
         self._samples: dict[str, int] = {}
@@ -118,7 +118,7 @@ class Engine:
         token = self._token
         try:
             deadline = time.monotonic() + self.timeout
-            self._running = (token, deadline, thread or threading.get_ident(), rule.key)
+            self._running = (token, deadline, thread or threading.get_ident(), rule)
             try:
                 return rule.evaluate(pr) if explain else rule.decide(pr)
             finally:
@@ -145,7 +145,8 @@ class Engine:
             running = self._running
             if running is None:
                 continue
-            token, deadline, ident, key = running
+            token, deadline, ident, rule = running
+            key = rule.key
             self._samples[key] = self._samples.get(key, 0) + 1
             if time.monotonic() > deadline and self._fired != token:
                 self._fired = token

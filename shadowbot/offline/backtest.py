@@ -267,7 +267,8 @@ class Quarantine:
 class RuleReport:
     rule: Rule
     record: RuleRecord
-    #: PRs judged with this rule (all of them, unless it was quarantined).
+    #: PRs judged with this rule (all of them, unless it was quarantined); up to date
+    #: after :meth:`Backtest.summary`.
     judged: int = 0
     #: PRs where it raised or ran out of time at least once, and those where it ran out.
     error_prs: int = 0
@@ -322,7 +323,6 @@ class Backtest:
         quarantined = False
         for result in results:
             report = self.reports[result.rule.name]
-            report.judged += 1
             ledger = report.record
             if result.errors:
                 ledger.errors += result.errors
@@ -350,6 +350,7 @@ class Backtest:
         else:
             return False
         report.quarantined = Quarantine(pr, reason)
+        report.judged = self.records
         return True
 
     @property
@@ -357,7 +358,11 @@ class Backtest:
         return [r for r in self.summary() if r.quarantined is not None]
 
     def summary(self) -> list[RuleReport]:
-        return [self.reports[rule.name] for rule in self.rules or ()]
+        reports = [self.reports[rule.name] for rule in self.rules or ()]
+        for report in reports:
+            if report.quarantined is None:
+                report.judged = self.records
+        return reports
 
 
 def _prs(count: int) -> str:

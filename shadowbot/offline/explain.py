@@ -253,6 +253,7 @@ def explain_rule(
         explanation = Explanation(report, "", 0, backtest.policy.closed_unmerged)
         backtest.observers.append(_Collector(engine, explanation, backtest))
         judge_history(reader, engine, [backtest], progress)
+    (explanation.report,) = backtest.summary()
     explanation.repository, explanation.records = backtest.repository, backtest.records
     return explanation
 
