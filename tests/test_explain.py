@@ -202,3 +202,17 @@ def test_the_loose_bundled_rule_explained_on_the_bundled_history():
         "closed unmerged by @" in c["why"] for c in closed
     )
     assert text.count("\nloss ") == len(losses) and text.count("\nmissed ") == len(missed)
+
+
+@Rule.define(name="broken", version=1, description="always raises")
+def BROKEN(pr: Snapshot) -> Verdict:
+    raise ValueError("no such package")
+
+
+def test_a_quarantined_rule_is_explained_up_to_its_quarantine(tmp_path):
+    text = explain_command(
+        HistoryReader(timelines(tmp_path)), [BROKEN], "broken", SETTINGS, max_errors=2
+    )
+    assert text.splitlines()[0].endswith("errors on 2 PRs; quarantined at PR #2 (failed on 2 PRs)")
+    rows = [line.split()[:2] for line in text.splitlines() if line.startswith("error ")]
+    assert rows == [["error", "#1"], ["error", "#2"]]
