@@ -82,10 +82,12 @@ def test_the_text_shows_both_records_and_the_differences(tmp_path):
     ]
     assert "on one side only, not compared: other" in text
     assert "PRs where A and B decided differently: 2 (mine: 2)" in text
-    assert any(
-        line.split() == ["mine", "#3", "loss", "a1", "(objection)", "no", "claim", "(hold)"]
-        for line in lines
-    )
+    start = lines.index(next(line for line in lines if line.startswith("PRs where")))
+    assert [line.split() for line in lines[start + 1 : start + 4]] == [
+        ["rule", "PR", "A", "B"],
+        ["mine", "#3", "loss", "a1", "(objection)", "no", "claim", "(hold)"],
+        ["mine", "#1", "win", "a1", "(merged)", "missed"],
+    ]
 
 
 def test_the_json_gives_the_same(tmp_path):
@@ -94,7 +96,9 @@ def test_the_json_gives_the_same(tmp_path):
     )
     assert data["records"] == 3 and data["pairs"] == [["mine", "mine"]]
     assert [r["version"] for r in data["a"]["rules"] + data["b"]["rules"]] == [1, 2]
-    assert data["differences"][1] == {
+    # Where either side lost comes first.
+    assert [d["pr"] for d in data["differences"]] == [3, 1]
+    assert data["differences"][0] == {
         "rule": "mine",
         "pr": 3,
         "title": "hello: fix #3",

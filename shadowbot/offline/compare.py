@@ -7,7 +7,8 @@ when each side holds a single rule, those two are paired whatever their names.
 Both sets are judged in one pass over the history, by one engine: each record is replayed
 for A then for B, and only the PRs that differ are kept.
 
-"Decided differently" compares outcomes, not raw verdicts: a claim (its result and the
+The differences are listed with those where either side lost first, then misses and
+failures. "Decided differently" compares outcomes, not raw verdicts: a claim (its result and the
 head it claimed), a miss, a failure, or no claim at all. A rule that said ``hold`` where
 the other said ``skip`` decided the same: neither claimed.
 """
@@ -215,8 +216,22 @@ def comparison_as_text(comparison: Comparison) -> str:
     return "\n".join(lines)
 
 
+#: Differences involving a loss come first, then misses and failures.
+_ORDER = ("loss", "missed", "error", "not judged", "pending", "neutral", "win", "no claim")
+
+
+def _rank(difference: Difference) -> int:
+    return min(_ORDER.index(difference.a.label), _ORDER.index(difference.b.label))
+
+
+def ordered(differences: Sequence[Difference]) -> list[Difference]:
+    """Those where either side lost first, then misses, failures and the rest; in
+    history order within each."""
+    return sorted(differences, key=_rank)
+
+
 def _differences_text(comparison: Comparison) -> list[str]:
-    found = comparison.differences
+    found = ordered(comparison.differences)
     if not found:
         return ["A and B decided the same on every PR."]
     per_rule = Counter(d.rule for d in found)
@@ -237,7 +252,7 @@ def comparison_as_dict(comparison: Comparison) -> dict[str, Any]:
         "a": side(comparison.labels[0], comparison.a),
         "b": side(comparison.labels[1], comparison.b),
         "pairs": [list(pair) for pair in comparison.pairs],
-        "differences": [d.as_dict() for d in comparison.differences],
+        "differences": [d.as_dict() for d in ordered(comparison.differences)],
     }
 
 
