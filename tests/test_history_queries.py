@@ -8,6 +8,7 @@ from graphql import build_schema, get_operation_ast, parse, validate
 
 from shadowbot.github.history_queries import (
     CHECKS,
+    CODEOWNERS_BATCH,
     MORE_BATCH,
     PULLS,
     More,
@@ -27,7 +28,7 @@ def documents():
     mixed = [More(KINDS[i % 3], f"id{i}", f"c{i}") for i in range(MORE_BATCH)]
     yield "more mixed", *more_document(mixed)
     yield "codeowners 1", *codeowners_document(["abc"])
-    document, variables = codeowners_document(["a" * 40] * MORE_BATCH)
+    document, variables = codeowners_document(["a" * 40] * CODEOWNERS_BATCH)
     yield "codeowners full", document, {**variables, "owner": "o", "name": "r"}
 
 
@@ -65,12 +66,12 @@ def test_checks_of_100_commits_and_a_full_batch_of_overflow_pages_cost_one_point
     assert cost(github, CHECKS, {"ids": ["C_x"] * 100}).points == 1
     wanted = [More(KINDS[i % 3], f"id{i}", f"c{i}") for i in range(MORE_BATCH)]
     assert cost(github, *more_document(wanted)).points == 1
-    document, variables = codeowners_document(["a" * 40] * MORE_BATCH)
+    document, variables = codeowners_document(["a" * 40] * CODEOWNERS_BATCH)
     assert cost(github, document, {**variables, "owner": "o", "name": "r"}).points == 1
 
 
 def test_batches_are_bounded():
     with pytest.raises(ValueError, match="between 1 and 50"):
         more_document([])
-    with pytest.raises(ValueError, match="between 1 and 50"):
-        codeowners_document(["a"] * (MORE_BATCH + 1))
+    with pytest.raises(ValueError, match="between 1 and 100"):
+        codeowners_document(["a"] * (CODEOWNERS_BATCH + 1))

@@ -15,7 +15,7 @@ Where the points go (GitHub charges one request per connection per parent object
   items, over 100 files, over 100 checks on a commit), up to :data:`MORE_BATCH` of them
   aliased in one query: ``1 + k`` requests, 1 point.
 - :func:`codeowners_document`: CODEOWNERS at given commits, aliased ``object`` fields, no
-  connection: 1 point.
+  connection: 1 point for up to 100 commits.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ ITEM_TYPES: tuple[str, ...] = (
 MAX_PAGE = 100
 #: Overflowing connections fetched together by :func:`more_document`.
 MORE_BATCH = 50
+#: Commits whose CODEOWNERS are fetched together by :func:`codeowners_document`.
+CODEOWNERS_BATCH = 100
 
 RATE_LIMIT = "rateLimit { cost remaining resetAt }"
 
@@ -83,7 +85,7 @@ query CollectPulls(
       totalCount
       {PAGE_INFO}
       nodes {{
-        id number title body createdAt updatedAt baseRefName baseRefOid isDraft merged
+        id number title body createdAt updatedAt baseRefName baseRefOid headRefOid isDraft merged
         author {ACTOR}
         authorAssociation
         files(first: {MAX_PAGE}) {{ {PAGE_INFO} nodes {{ {FILE} }} }}
@@ -171,8 +173,8 @@ CODEOWNERS_PATHS: tuple[str, ...] = (".github/CODEOWNERS", "CODEOWNERS", "docs/C
 def codeowners_document(oids: Sequence[str]) -> tuple[str, dict[str, str]]:
     """One query for the CODEOWNERS files at each of the commits ``oids``: alias ``c{i}_{j}``
     is location ``j`` of :data:`CODEOWNERS_PATHS` at commit ``i`` (null when absent)."""
-    if not 0 < len(oids) <= MORE_BATCH:
-        raise ValueError(f"between 1 and {MORE_BATCH} commits at a time, not {len(oids)}")
+    if not 0 < len(oids) <= CODEOWNERS_BATCH:
+        raise ValueError(f"between 1 and {CODEOWNERS_BATCH} commits at a time, not {len(oids)}")
     fields = [
         f"    c{i}_{j}: object(expression: $e{i}_{j}) {{ ... on Blob {{ text }} }}"
         for i in range(len(oids))

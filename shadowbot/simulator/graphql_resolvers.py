@@ -12,18 +12,15 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from graphql import GraphQLAbstractType, GraphQLError, GraphQLResolveInfo, default_field_resolver
 
-from shadowbot.simulator import nodeids
-from shadowbot.simulator.graphql_cost import MAX_PAGE, Cost
+from shadowbot.simulator import graphql_pulls, nodeids
+from shadowbot.simulator.graphql_common import Context, check_bounds, github_error
 from shadowbot.simulator.models import Comment, Reaction, User
-from shadowbot.simulator.protocol import RateWindow
 from shadowbot.simulator.render import iso
-from shadowbot.simulator.state import State
 
 # https://docs.github.com/en/graphql/reference/enums#reactioncontent, by REST content.
 CONTENT = {
@@ -38,21 +35,6 @@ CONTENT = {
 }
 _REST_CONTENT = {name: content for content, name in CONTENT.items()}
 MAX_IDS = 100
-
-
-@dataclass
-class Context:
-    """What every resolver of one request may read."""
-
-    state: State
-    installation_id: int
-    window: RateWindow
-    cost: Cost
-
-
-def github_error(message: str, kind: str | None = None) -> GraphQLError:
-    """An error the GraphQL endpoint shows with GitHub's top-level `type`."""
-    return GraphQLError(message, extensions={"type": kind} if kind else None)
 
 
 def resolve_field(source: Any, info: GraphQLResolveInfo[Context], **arguments: Any) -> Any:
@@ -71,6 +53,9 @@ def resolve_type(
         return "Reaction"
     if isinstance(value, User):
         return "Bot" if value.type == "Bot" else "User"
+    name = graphql_pulls.type_name(value)
+    if name is not None:
+        return name
     raise TypeError(f"no GraphQL type for {type(value).__name__}")
 
 
@@ -99,7 +84,7 @@ def _lookup(context: Context, global_id: str) -> object:
     """The object, or the NOT_FOUND error to put in its place. Only the repositories of the
     calling installation are visible, as with REST."""
     parsed = nodeids.parse_node_id(global_id)
-    found = _find(context, *parsed) if parsed else None
+    found = _find(context, *parsed) if parsed else graphql_pulls.find(context, global_id)
     if found is None:
         message = f"Could not resolve to a node with the global id of '{global_id}'."
         return github_error(message, "NOT_FOUND")
@@ -151,7 +136,7 @@ def _reactions(
 ) -> dict[str, Any]:
     """Oldest first, like the REST list; `content` filters, and `totalCount` counts the
     filtered reactions on every page."""
-    _check_bounds(info.field_name, first, last)
+    check_bounds(info.field_name, first, last)
     items = [r for r in comment.reactions if content is None or r.content == _REST_CONTENT[content]]
     window = items
     if after is not None:
@@ -172,29 +157,6 @@ def _reactions(
         "hasPreviousPage": start > 0 or _any_from(items, after, later=False),
     }
     return {"totalCount": len(items), "nodes": page, "edges": edges, "pageInfo": info_page}
-
-
-def _check_bounds(connection: str, first: int | None, last: int | None) -> None:
-    """GitHub's node limits, checked as each connection resolves:
-    https://docs.github.com/en/graphql/overview/rate-limits-and-query-limits-for-the-graphql-api#node-limit
-    """
-    if first is None and last is None:
-        message = (
-            "You must provide a `first` or `last` value to properly paginate the"
-            f" `{connection}` connection."
-        )
-        raise github_error(message, "MISSING_PAGINATION_BOUNDARIES")
-    for name, value in (("first", first), ("last", last)):
-        if value is not None and value > MAX_PAGE:
-            message = (
-                f"Requesting {value} records on the `{connection}` connection exceeds the"
-                f" `{name}` limit of {MAX_PAGE} records."
-            )
-            raise github_error(message, "EXCESSIVE_PAGINATION")
-        if value is not None and value < 0:
-            raise github_error(
-                f"`{name}` on the `{connection}` connection cannot be less than zero."
-            )
 
 
 def _cursor(reaction: Reaction) -> str:
@@ -245,4 +207,5 @@ _FIELDS: dict[tuple[str, str], Callable[..., Any]] = {
     ("User", "databaseId"): lambda u, _: u.id,
     ("Bot", "id"): lambda u, _: nodeids.node_id(nodeids.BOT, u.id),
     ("Bot", "databaseId"): lambda u, _: u.id,
+    **graphql_pulls.FIELDS,
 }

@@ -73,6 +73,29 @@ class Review:
 
 
 @dataclass
+class TimelineEvent:
+    """A moment of a pull request's life that its other fields do not keep: who labelled,
+    unlabelled, marked ready, converted to draft, closed, reopened or merged it, and when.
+    GraphQL's `timelineItems` shows them (:mod:`shadowbot.simulator.graphql_pulls`); a
+    history seeded into the simulator records them (:mod:`shadowbot.simulator.graphql_seed`).
+    """
+
+    id: int
+    kind: Literal[
+        "labeled",
+        "unlabeled",
+        "ready_for_review",
+        "convert_to_draft",
+        "closed",
+        "reopened",
+        "merged",
+    ]
+    actor: User
+    at: datetime
+    label: str | None = None
+
+
+@dataclass
 class PullRequest:
     number: int
     id: int
@@ -94,6 +117,8 @@ class PullRequest:
     merged_at: datetime | None = None
     merged_by: User | None = None
     merge_commit_sha: str | None = None
+    # Events of its timeline beyond commits, reviews and comments, oldest first.
+    timeline: list[TimelineEvent] = field(default_factory=list)
 
     @property
     def head_sha(self) -> str:

@@ -36,8 +36,9 @@ from shadowbot.simulator.backend import (
     json_body,
     reply,
 )
+from shadowbot.simulator.graphql_common import Context
 from shadowbot.simulator.graphql_cost import estimate
-from shadowbot.simulator.graphql_resolvers import Context, resolve_field, resolve_type
+from shadowbot.simulator.graphql_resolvers import resolve_field, resolve_type
 from shadowbot.simulator.graphql_schema import schema
 from shadowbot.simulator.protocol import RateWindow
 from shadowbot.simulator.render import Json
