@@ -1,0 +1,153 @@
+"""Running the history collector's GraphQL queries within GitHub's limits.
+
+Every query asks for ``rateLimit { cost remaining resetAt }``; :class:`QueryRunner` keeps
+what the last answer said and, before a query it could not afford (fewer points left than
+the last query of its kind cost), sleeps until ``resetAt``. A query GitHub refuses as
+``RATE_LIMITED`` is waited out the same way, until the reset the rate-limit headers give.
+https://docs.github.com/en/graphql/overview/rate-limits-and-query-limits-for-the-graphql-api
+
+A 502 or 504 (GitHub's answer to a query that took too long) and a timeout are raised as
+:class:`Overloaded` for the caller to retry with a smaller page. Queries are sent one at a
+time, so the secondary limits (100 concurrent requests, 2,000 points a minute) are kept by
+construction: a page costs one or two points.
+
+The clock and the sleep are injectable, so tests wait out a reset without waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from gidgethub import HTTPException, QueryError
+
+from shadowbot.errors import ShadowbotError
+from shadowbot.github.client import GitHubClient, GitHubUnavailable
+from shadowbot.github.pacing import RateLimited
+
+#: Slack after a reset before the next query: clocks differ a little.
+RESET_SLACK = 1.0
+#: A spent limit with no reset time known is tried again after this long.
+UNKNOWN_RESET_WAIT = 60.0
+#: Connection failures (not timeouts) retried this many times, backing off, before giving up.
+NETWORK_RETRIES = 5
+
+
+class QueryFailed(ShadowbotError):
+    """GitHub answered a query with errors that waiting or a smaller page will not mend."""
+
+
+class NotFound(QueryFailed):
+    """The repository does not exist, or the credentials cannot see it."""
+
+
+class Overloaded(ShadowbotError):
+    """GitHub gave up on the query (502, 504) or did not answer in time."""
+
+
+@dataclass
+class Spending:
+    """What the queries have cost so far, and what GitHub last said is left."""
+
+    points: int = 0
+    queries: int = 0
+    remaining: int | None = None
+    reset_at: float | None = None
+    waited: float = 0.0
+
+
+class QueryRunner:
+    def __init__(
+        self,
+        client: GitHubClient,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_wait: Callable[[float, str], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.clock = clock
+        self.sleep = sleep
+        self.on_wait = on_wait
+        self.spending = Spending()
+        self._last_cost: dict[str, int] = {}
+
+    async def run(self, kind: str, document: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """The ``data`` of ``document``; ``kind`` names the query for its expected cost."""
+        failures = 0
+        while True:
+            await self._afford(self._last_cost.get(kind, 1))
+            try:
+                data = await self.client.graphql(document, **variables)
+            except QueryError as exc:
+                await self._query_error(exc)
+                continue
+            except RateLimited as exc:
+                await self._wait_until(exc.until, "GitHub's secondary rate limit")
+                continue
+            except HTTPException as exc:
+                if int(exc.status_code) in (502, 504):
+                    raise Overloaded(f"GitHub answered {int(exc.status_code)}") from exc
+                raise QueryFailed(f"GitHub answered {int(exc.status_code)}: {exc}") from exc
+            except GitHubUnavailable as exc:
+                if isinstance(exc.__cause__, TimeoutError):
+                    raise Overloaded(str(exc)) from exc
+                failures += 1
+                if failures > NETWORK_RETRIES:
+                    raise
+                await self.sleep(2.0**failures)
+                continue
+            self._account(kind, data.get("rateLimit"))
+            return data
+
+    async def _afford(self, cost: int) -> None:
+        spending = self.spending
+        if spending.remaining is None or spending.remaining >= cost:
+            return
+        if spending.reset_at is not None:
+            await self._wait_until(spending.reset_at, "the rate limit is spent")
+        spending.remaining = None
+
+    async def _query_error(self, exc: QueryError) -> None:
+        errors = (exc.response or {}).get("errors") or []
+        kinds = {error.get("type") for error in errors if isinstance(error, dict)}
+        if "RATE_LIMITED" in kinds:
+            limit = self.client.rate_limit
+            reset = limit.reset_datetime.timestamp() if limit is not None else None
+            if reset is None or reset <= self.clock():
+                reset = self.clock() + UNKNOWN_RESET_WAIT
+            await self._wait_until(reset, "the rate limit is spent")
+            return
+        message = "; ".join(
+            str(error.get("message")) for error in errors if isinstance(error, dict)
+        )
+        if "NOT_FOUND" in kinds:
+            raise NotFound(message or "not found") from exc
+        raise QueryFailed(message or str(exc)) from exc
+
+    async def _wait_until(self, until: float, why: str) -> None:
+        seconds = max(0.0, until - self.clock()) + RESET_SLACK
+        if self.on_wait is not None:
+            self.on_wait(seconds, why)
+        self.spending.waited += seconds
+        await self.sleep(seconds)
+
+    def _account(self, kind: str, rate: object) -> None:
+        spending = self.spending
+        spending.queries += 1
+        if not isinstance(rate, dict):
+            return
+        cost = rate.get("cost")
+        if isinstance(cost, int):
+            spending.points += cost
+            self._last_cost[kind] = max(cost, 1)
+        remaining = rate.get("remaining")
+        if isinstance(remaining, int):
+            spending.remaining = remaining
+        reset = rate.get("resetAt")
+        if isinstance(reset, str):
+            spending.reset_at = datetime.fromisoformat(reset.replace("Z", "+00:00")).timestamp()
