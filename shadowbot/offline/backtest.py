@@ -139,8 +139,6 @@ class RuleResult:
     errors: int  # evaluations that raised or ran out of time
     first_error: str
     claim: Claim | None = None
-    #: What the claim was settled from (None without a claim).
-    facts: ClaimFacts | None = None
     #: The rule's last decision on the PR (None: never evaluated).
     last: Decision | None = None
     timed_out: bool = False
@@ -232,7 +230,7 @@ def judge(
     results = []
     for rule in rules:
         on_pr = seen[rule.name]
-        settlement = facts = None
+        settlement = None
         missed = False
         if on_pr.claim is not None:
             facts = claim_facts(record, on_pr.claim, mergers)
@@ -247,7 +245,6 @@ def judge(
                 on_pr.errors,
                 on_pr.first_error,
                 on_pr.claim,
-                facts,
                 on_pr.last,
                 on_pr.timed_out,
             )
