@@ -1,0 +1,131 @@
+"""The collect command as a process: its arguments, its credentials, and a collection killed
+with SIGKILL mid-run that resumes to the very file an uninterrupted one writes."""
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+
+import pytest
+from collect_history import CODEOWNERS, REPO, generate, seeded
+
+from shadowbot.offline.collect import CollectError, partial_path, state_path
+from shadowbot.offline.collect_command import (
+    add_collect_arguments,
+    authenticated_client,
+    run_collect,
+)
+from shadowbot.settings import load_settings
+from shadowbot.simulator import Simulator
+from shadowbot.simulator.graphql_seed import seed_history
+
+# What the CLI's `collect` command runs, as a process of its own.
+SCRIPT = """
+import argparse, sys
+from shadowbot.offline.collect_command import add_collect_arguments, run_collect
+from shadowbot.settings import load_settings
+parser = argparse.ArgumentParser(prog="shadowbot collect")
+add_collect_arguments(parser)
+sys.exit(run_collect(load_settings(), parser.parse_args(sys.argv[1:])))
+"""
+
+
+def parser():
+    built = argparse.ArgumentParser(prog="shadowbot collect")
+    add_collect_arguments(built)
+    return built
+
+
+def test_arguments_dates_in_utc_and_bad_values_exit_2(capsys):
+    args = parser().parse_args(
+        [REPO, "--out", "h.jsonl", "--since", "2024-03-01", "--until", "2024-04-01T12:00:00Z"]
+    )
+    assert args.since.isoformat() == "2024-03-01T00:00:00+00:00"
+    assert args.until.isoformat() == "2024-04-01T12:00:00+00:00"
+    assert args.page_size == 100 and args.limit is None and args.base is None
+    for bad in (["--since", "March"], ["--limit", "0"], ["--page-size", "x"]):
+        with pytest.raises(SystemExit) as exit_:
+            parser().parse_args([REPO, "--out", "h.jsonl", *bad])
+        assert exit_.value.code == 2
+    assert "not a date or time: 'March'" in capsys.readouterr().err
+
+
+async def test_without_a_token_or_the_apps_key_it_says_what_to_set(monkeypatch):
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    with pytest.raises(CollectError, match="no credentials: set GITHUB_TOKEN"):
+        await authenticated_client(None, load_settings({}), REPO)
+
+
+def test_bad_repository_and_filters_are_one_line_errors(tmp_path, monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", "t")
+    settings = load_settings({"SHADOWBOT_GITHUB_API_URL": "http://127.0.0.1:9"})
+    for argv, message in (
+        (["acme", "--out", str(tmp_path / "a")], "not an owner/name repository"),
+        (
+            [REPO, "--out", str(tmp_path / "b"), "--since", "2024-02-01", "--until", "2024-01-01"],
+            "--since must be before --until",
+        ),
+        ([REPO, "--out", str(tmp_path)], "is a directory"),
+    ):
+        with pytest.raises(CollectError, match=message):
+            run_collect(settings, parser().parse_args(argv))
+
+
+@pytest.fixture
+async def sim(app_key_pem):
+    async with Simulator.running(private_key_pem=app_key_pem, token_ttl=10**6) as simulator:
+        simulator.set_codeowners(REPO, CODEOWNERS[0])
+        seed_history(simulator.state, REPO, seeded(generate(400)))
+        yield simulator
+
+
+async def collect_process(sim, out, *extra):
+    env = {
+        **os.environ,
+        "GITHUB_TOKEN": sim.create_token(),
+        "SHADOWBOT_GITHUB_API_URL": sim.url,
+    }
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        SCRIPT,
+        REPO,
+        "--out",
+        str(out),
+        "--page-size",
+        "5",
+        *extra,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_killed_mid_run_it_resumes_to_the_file_an_uninterrupted_run_writes(sim, tmp_path):
+    whole = tmp_path / "whole.jsonl"
+    process = await collect_process(sim, whole)
+    stdout, stderr = await process.communicate()
+    assert process.returncode == 0, stderr.decode()
+    assert f"{whole}: 400 pull requests (400 written this run" in stdout.decode()
+    assert "collect acme/widgets: 400 PRs of at most 400" in stderr.decode()
+
+    out = tmp_path / "killed.jsonl"
+    process = await collect_process(sim, out)
+    partial = partial_path(out)
+    for _ in range(3000):  # until a few pages are in, then SIGKILL mid-run
+        if partial.exists() and partial.stat().st_size > 20_000:
+            break
+        await asyncio.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    await process.wait()
+    assert process.returncode == -signal.SIGKILL
+    assert not out.exists() and state_path(out).exists()
+
+    process = await collect_process(sim, out)
+    stdout, stderr = await process.communicate()
+
+    assert process.returncode == 0, stderr.decode()
+    assert out.read_bytes() == whole.read_bytes()
+    written = int(stdout.decode().split("(")[1].split()[0])
+    assert 0 < written < 400  # the rerun went on from where the killed one stopped
