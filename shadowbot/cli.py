@@ -6,24 +6,22 @@ import argparse
 import logging
 import os
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from shadowbot import __version__
-from shadowbot.core.engine import Engine
 from shadowbot.errors import HistoryError, RuleLoadError, ShadowbotError
 from shadowbot.logs import configure as configure_logging
-from shadowbot.offline.backtest import Backtest
+from shadowbot.offline.compare import compare_command, load_rule_set
+from shadowbot.offline.explain import explain_command
 from shadowbot.offline.history import STDIN, HistoryReader
 from shadowbot.offline.report import (
     Progress,
-    backtest_as_json,
-    backtest_as_text,
     rules_as_json,
     rules_as_text,
 )
+from shadowbot.offline.run import backtest_command
 from shadowbot.rules import Rule, load_rules
 from shadowbot.settings import ENVIRONMENT_HELP, Settings, default_database_url, load_settings
 
@@ -97,6 +95,29 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="show a progress bar (default: when stderr is a terminal)",
+    )
+    backtest.add_argument(
+        "--max-errors",
+        type=_at_least_one,
+        default=3,
+        metavar="N",
+        help="judge a rule no more once it raised or ran out of time on N PRs (default 3;"
+        " a rule that runs out of time is quarantined at its first)",
+    )
+    focus = backtest.add_mutually_exclusive_group()
+    focus.add_argument(
+        "--explain",
+        metavar="RULE",
+        help="every claim and miss of RULE (NAME or NAME@VERSION) with its result and why,"
+        " losses and misses first",
+    )
+    focus.add_argument(
+        "--compare",
+        nargs=2,
+        type=Path,
+        metavar=("A", "B"),
+        help="two rule sets (directories, or rule files: two versions of one rule) side by"
+        " side, with the PRs where they decided differently",
     )
 
     commands.add_parser("migrate", help="upgrade the database to the latest schema")
@@ -238,53 +259,50 @@ def _warn_malformed(shown: str) -> tuple[Callable[[HistoryError], None], Callabl
     return report, finish
 
 
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
 def run_backtest(settings: Settings, args: argparse.Namespace) -> int:
-    rules = _load(settings, args.rules)
+    if args.compare and args.rules:
+        raise ShadowbotError("--compare A B names both rule sets: drop --rules")
+    if args.compare:
+        rule_sets = [load_rule_set(path) for path in args.compare]
+    else:
+        rule_sets = [_load(settings, args.rules)]
     if not args.scratch:
-        _register(settings, rules)
+        for rules in rule_sets:
+            _register(settings, rules)
     shown = "standard input" if args.history == STDIN else str(args.history)
     report, finish = _warn_malformed(shown)
     reader = HistoryReader(args.history, strict=args.strict, on_error=report)
     # Rule errors are summed up in the report; a warning per evaluation would drown it.
     logging.getLogger("shadowbot.core.engine").setLevel(logging.ERROR)
     progress = Progress(enabled=args.progress)
-    started = time.monotonic()
-    with Engine(rules, settings.rule_timeout) as engine:
-        backtest = Backtest(
-            engine,
-            settings.backtest_policy(),
-            settings.thresholds_for,
-            mergers=settings.mergers,
-        )
-        try:
-            for record in reader:
-                if not backtest.repository:
-                    backtest.repository = str(reader.header["repository"])
-                backtest.add(record)
-                if backtest.records % 256 == 0:
-                    progress.update(reader.fraction_read, backtest.records)
-        finally:
-            finish()
-    progress.finish(backtest.records)
-    if not backtest.records:
-        raise HistoryError(f"{shown}: no pull request record after the header: nothing to judge")
-    elapsed = time.monotonic() - started
-    reports = backtest.summary()
-    if args.format == "json":
-        meta = {
-            "history": str(args.history),
-            "repository": reader.header.get("repository"),
-            "records": backtest.records,
-            "skipped_lines": reader.skipped,
-            "seconds": round(elapsed, 3),
-        }
-        print(backtest_as_json(reports, meta))
-    else:
-        print(backtest_as_text(reports))
-        print(
-            f"\n{backtest.records} pull requests backtested in {elapsed:.1f} s"
-            f"; {reader.skipped} malformed line(s) skipped."
-        )
+    try:
+        if args.compare:
+            first, second = rule_sets
+            labels = (str(args.compare[0]), str(args.compare[1]))
+            text = compare_command(
+                reader, first, second, settings, args.format, labels, progress, args.max_errors
+            )
+        elif args.explain:
+            text = explain_command(
+                reader, rule_sets[0], args.explain, settings, args.format, progress, args.max_errors
+            )
+        else:
+            text = backtest_command(
+                reader, rule_sets[0], settings, args.format, progress, args.max_errors
+            )
+    finally:
+        finish()
+    print(text)
     return 0
 
 

@@ -178,7 +178,8 @@ def test_backtest_names_a_failing_rules_first_error(tmp_path, capsys):
     )
     code, out, err = run(capsys, "backtest", str(history(tmp_path)), "--rules", str(mine))
     assert code == 0 and err == ""
-    assert "broken: 13 error(s), the first on PR #1: AttributeError:" in out
+    assert "broken: errors on 3 PRs (6 evaluations), the first on PR #1: AttributeError:" in out
+    assert "broken: quarantined at PR #3 (failed on 3 PRs): its record covers 3 of 6 PRs" in out
 
 
 def test_backtest_can_show_a_progress_bar(tmp_path, capsys):

@@ -38,7 +38,7 @@ from shadowbot.offline.report import (
     report_as_dict,
     table_lines,
 )
-from shadowbot.offline.run import Format, judge_history, new_backtest
+from shadowbot.offline.run import Format, judge_history, new_backtest, to_stderr
 from shadowbot.rules import Rule, load_rules
 from shadowbot.settings import Settings
 
@@ -170,7 +170,7 @@ def compare_rules(
         differ = _Differ(comparison)
         first.observers.append(differ.seen_a)
         second.observers.append(differ.seen_b)
-        judge_history(reader, engine, [first, second], progress)
+        judge_history(reader, engine, [first, second], progress, to_stderr)
     comparison.a, comparison.b = first.summary(), second.summary()
     comparison.repository, comparison.records = first.repository, first.records
     comparison.closed_unmerged = first.policy.closed_unmerged

@@ -21,7 +21,7 @@ from shadowbot.errors import ShadowbotError
 from shadowbot.offline.backtest import Backtest, RuleReport, RuleResult, snapshots
 from shadowbot.offline.history import HistoryReader, HistoryRecord
 from shadowbot.offline.report import Progress, describe_change, legend, report_as_dict
-from shadowbot.offline.run import Format, judge_history, new_backtest
+from shadowbot.offline.run import Format, judge_history, new_backtest, to_stderr
 from shadowbot.rules import Rule
 from shadowbot.settings import Settings
 from shadowbot.snapshot import Actor, counts_as_merger
@@ -252,7 +252,7 @@ def explain_rule(
         report = backtest.reports[rule.name]
         explanation = Explanation(report, "", 0, backtest.policy.closed_unmerged)
         backtest.observers.append(_Collector(engine, explanation, backtest))
-        judge_history(reader, engine, [backtest], progress)
+        judge_history(reader, engine, [backtest], progress, to_stderr)
     (explanation.report,) = backtest.summary()
     explanation.repository, explanation.records = backtest.repository, backtest.records
     return explanation

@@ -8,14 +8,16 @@ plain backtest: rules and a history in, the text to print out.
 
 from __future__ import annotations
 
+import sys
 import time
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Callable, Sequence
+from typing import Literal, cast
 
 from shadowbot.core.engine import Engine
 from shadowbot.errors import HistoryError
 from shadowbot.offline.backtest import Backtest, Observer
 from shadowbot.offline.history import STDIN, HistoryReader
+from shadowbot.offline.paths import DirectoryPatterns
 from shadowbot.offline.report import Progress, backtest_as_json, backtest_as_text
 from shadowbot.rules import Rule
 from shadowbot.settings import Settings
@@ -66,12 +68,20 @@ def judge_history(
     engine: Engine,
     backtests: Sequence[Backtest],
     progress: Progress | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> float:
     """Feed every record of ``reader`` to each backtest in turn; the seconds it took.
-    A history without a single record is a :class:`HistoryError`."""
+    A history without a single record is a :class:`HistoryError`.
+
+    ``warn`` is given one line for each file pattern of the rules that lacks its trailing
+    slash but names a directory of this history (:class:`DirectoryPatterns`): such a
+    check matches that exact path only, so the rule silently never applies."""
     started = time.monotonic()
     done = quarantined = 0
+    directories = DirectoryPatterns(engine.rules) if warn is not None else None
     for record in reader:
+        if directories is not None:
+            directories.see_record(record)
         for backtest in backtests:
             if not backtest.repository:
                 backtest.repository = str(reader.header["repository"])
@@ -89,7 +99,14 @@ def judge_history(
     if not done:
         shown = "standard input" if reader.path == STDIN else str(reader.path)
         raise HistoryError(f"{shown}: no pull request record after the header: nothing to judge")
+    for line in directories.warnings() if directories is not None else ():
+        cast(Callable[[str], None], warn)(line)
     return time.monotonic() - started
+
+
+def to_stderr(line: str) -> None:
+    """The commands' ``warn``: a warning on standard error, where the table is not."""
+    print(f"shadowbot: warning: {line}", file=sys.stderr)
 
 
 def backtest_command(
@@ -103,7 +120,10 @@ def backtest_command(
     """``shadowbot backtest``: the table (or JSON) of every rule's record on the history."""
     with Engine(rules, settings.rule_timeout) as engine:
         backtest = new_backtest(engine, settings, max_errors=max_errors)
-        elapsed = judge_history(reader, engine, [backtest], progress)
+        warned: list[str] = []
+        elapsed = judge_history(reader, engine, [backtest], progress, warned.append)
+    for line in warned:
+        to_stderr(line)
     reports = backtest.summary()
     if fmt == "json":
         meta = {
@@ -113,6 +133,7 @@ def backtest_command(
             "skipped_lines": reader.skipped,
             "seconds": round(elapsed, 3),
             "max_errors": max_errors,
+            "path_warnings": warned,
         }
         return backtest_as_json(reports, meta)
     return (
