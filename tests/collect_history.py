@@ -5,7 +5,7 @@ what ``collect`` writes back.
 Deterministic for a seed. Each login has one association, and its permission is what the
 collector reads from it (MEMBER and COLLABORATOR write, others none). Events fall on distinct
 minutes. What GitHub does not keep is left out (see shadowbot.simulator.graphql_seed): files
-only at opening, one result per status context per commit, no edits.
+only at opening, one result per status context per commit, titles edited but not bodies.
 """
 
 from __future__ import annotations
@@ -113,6 +113,10 @@ def generate(count: int, seed: int = 7, *, phase_from: int | None = None) -> lis
             heads.append(head)
             tl.add("push", head=head)
             _checks(rng, tl, head)
+        title = f"widget: change {number}"
+        if rng.random() < 0.15:
+            title = f"WIP: {title}"
+            tl.add("edited", title=f"widget: change {number}")
         if rng.random() < 0.4:
             tl.add("labeled", label="needs-review")
             if rng.random() < 0.5:
@@ -137,7 +141,7 @@ def generate(count: int, seed: int = 7, *, phase_from: int | None = None) -> lis
                 tl.add("comment", by=merger, body="Thanks!")
         record = {
             "number": number,
-            "title": f"widget: change {number}",
+            "title": title,
             "body": body,
             "author": author,
             "base": "main",

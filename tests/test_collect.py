@@ -96,7 +96,7 @@ async def test_the_history_written_is_what_github_holds_and_the_backtest_reads_i
     kinds = {e["type"] for r in records for e in r["events"]}
     assert kinds >= {
         "opened", "push", "review", "check", "labeled", "unlabeled", "ready_for_review",
-        "converted_to_draft", "comment", "merged", "closed", "reopened", "reverted",
+        "converted_to_draft", "comment", "merged", "closed", "reopened", "reverted", "edited",
     }  # fmt: skip
     out = tmp_path / "widgets.jsonl"
     lines = []

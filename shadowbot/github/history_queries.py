@@ -36,6 +36,7 @@ ITEM_TYPES: tuple[str, ...] = (
     "CLOSED_EVENT",
     "REOPENED_EVENT",
     "MERGED_EVENT",
+    "RENAMED_TITLE_EVENT",
 )
 #: GitHub's largest page on any connection.
 MAX_PAGE = 100
@@ -63,6 +64,7 @@ fragment TimelineItem on PullRequestTimelineItems {{
   ... on ClosedEvent {{ actor {ACTOR} createdAt }}
   ... on ReopenedEvent {{ actor {ACTOR} createdAt }}
   ... on MergedEvent {{ actor {ACTOR} createdAt commit {{ oid }} }}
+  ... on RenamedTitleEvent {{ actor {ACTOR} createdAt previousTitle currentTitle }}
 }}
 """
 

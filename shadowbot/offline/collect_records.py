@@ -19,6 +19,9 @@ What GitHub's API gives and how it is read:
   author, reviews, comments), else the association the same login has elsewhere on the pull
   request, else `NONE`. `permission` is read from the association (`OWNER` admin, `MEMBER`
   and `COLLABORATOR` write, others none); a merger has at least write.
+- **Titles.** A `RenamedTitleEvent` is an `edited` event with the new title, and the first
+  one's previous title is the title the record opens with. A body's edits are not in the
+  timeline: the body is the current one.
 - **Merge and close.** A merge's own `ClosedEvent` is dropped; after `merged` only comments
   are kept (checks finishing later, labels added later are dropped).
 - **Reverts** (:func:`apply_reverts`): a merged pull request whose body says
@@ -191,9 +194,10 @@ def build_record(
         opened["head"] = pr.get("headRefOid") or ""
         pushes.append((opened["head"], created))
     events = _with_checks(timeline, pushes, checks)
+    renamed = next((i for i in items if i.get("__typename") == "RenamedTitleEvent"), None)
     return {
         "number": pr["number"],
-        "title": pr["title"],
+        "title": renamed["previousTitle"] if renamed else pr["title"],
         "body": pr.get("body") or "",
         "author": actors(pr.get("author"), pr.get("authorAssociation")),
         "base": pr["baseRefName"],
@@ -238,6 +242,8 @@ def _event(
         return {"type": name, "by": actors(item.get("actor"))}
     if kind == "MergedEvent":
         return {"type": "merged", "by": actors(item.get("actor"), merger=True), "commit": head}
+    if kind == "RenamedTitleEvent":
+        return {"type": "edited", "title": item["currentTitle"]}
     return None
 
 

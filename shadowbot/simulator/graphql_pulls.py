@@ -3,7 +3,8 @@ commits with their checks, and files at a revision (``Repository.object``).
 
 A pull request's timeline is put together from what the state keeps: a `PullRequestCommit`
 for each commit, each submitted review, each comment, and the recorded
-:class:`~shadowbot.simulator.models.TimelineEvent` s (labels, drafts, close, reopen, merge).
+:class:`~shadowbot.simulator.models.TimelineEvent` s (labels, drafts, titles, close, reopen,
+merge).
 A merge or close the state knows of without a recorded event (made through the REST API or
 the scenario driver) still shows, with the merger and without the closer. GitHub lists a
 `ClosedEvent` after the `MergedEvent` of a merged pull request; so does the simulator.
@@ -59,6 +60,7 @@ EVENT_TYPE = {
     "closed": "ClosedEvent",
     "reopened": "ReopenedEvent",
     "merged": "MergedEvent",
+    "renamed": "RenamedTitleEvent",
 }
 # The `itemTypes` filter's name of each item type the simulator holds.
 ITEM_TYPE = {
@@ -72,6 +74,7 @@ ITEM_TYPE = {
     "ClosedEvent": "CLOSED_EVENT",
     "ReopenedEvent": "REOPENED_EVENT",
     "MergedEvent": "MERGED_EVENT",
+    "RenamedTitleEvent": "RENAMED_TITLE_EVENT",
 }
 PULL, COMMIT = "PR", "C"
 T = TypeVar("T")
@@ -505,4 +508,6 @@ FIELDS: dict[tuple[str, str], Callable[..., Any]] = {
     ("LabeledEvent", "label"): _event_label,
     ("UnlabeledEvent", "label"): _event_label,
     ("MergedEvent", "commit"): _event_commit,
+    ("RenamedTitleEvent", "previousTitle"): lambda item, _: item.value.previous,
+    ("RenamedTitleEvent", "currentTitle"): lambda item, _: item.value.current,
 }

@@ -308,6 +308,7 @@ union PullRequestTimelineItems =
   | PullRequestCommit
   | PullRequestReview
   | ReadyForReviewEvent
+  | RenamedTitleEvent
   | ReopenedEvent
   | UnlabeledEvent
 
@@ -472,6 +473,14 @@ type ReopenedEvent implements Node {
   id: ID!
   actor: Actor
   createdAt: DateTime!
+}
+
+type RenamedTitleEvent implements Node {
+  id: ID!
+  actor: Actor
+  createdAt: DateTime!
+  currentTitle: String!
+  previousTitle: String!
 }
 
 type MergedEvent implements Node {

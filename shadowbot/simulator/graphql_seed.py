@@ -4,12 +4,12 @@
 Each record becomes a pull request as GitHub would hold it afterwards: a commit per head
 (opened, then each push) at its time, reviews bound to their commits, check runs and statuses
 on their commits, comments, and the timeline events GitHub keeps (labels, drafts, close,
-reopen, merge with a merge commit). Nothing is sent: no webhook, no rate limit.
+reopen, merge with a merge commit, a new title). Nothing is sent: no webhook, no rate limit.
 
 What GitHub itself would not keep is not kept either: a status's earlier states on the same
 commit (the rollup shows the latest of each context), a check run's earlier results under the
 same name on the same commit, the files of earlier heads (a pull request lists its files
-now), an edit of the title or body (the record's title and body are the current ones).
+now), an edit of the body (a pull request has its body now).
 A `reverted` event is the reverting pull request's business: the record that says
 "Reverts owner/repo#N" in its body and is merged. Actors' associations and permissions
 become the repository's (one per login: the last seen).
@@ -128,7 +128,12 @@ def _apply(state: State, repo: Repo, pr: PullRequest, event: Mapping[str, Any]) 
         pr.draft = kind == "converted_to_draft"
         _event(state, pr, _DRAFT_EVENTS[kind], by or pr.user, at)
     elif kind == "edited":
-        pr.title = event.get("title", pr.title)
+        title = event.get("title", pr.title)
+        if title != pr.title:
+            renamed = TimelineEvent(state.next_id(), "renamed", by or pr.user, at)
+            renamed.previous, renamed.current = pr.title, title
+            pr.timeline.append(renamed)
+            pr.title = title
         pr.body = event.get("body", pr.body)
     elif kind == "comment" and by is not None:
         comment = Comment(state.next_id(), pr.number, by, event["body"], at, at)

@@ -75,7 +75,8 @@ class Review:
 @dataclass
 class TimelineEvent:
     """A moment of a pull request's life that its other fields do not keep: who labelled,
-    unlabelled, marked ready, converted to draft, closed, reopened or merged it, and when.
+    unlabelled, marked ready, converted to draft, retitled, closed, reopened or merged it,
+    and when.
     GraphQL's `timelineItems` shows them (:mod:`shadowbot.simulator.graphql_pulls`); a
     history seeded into the simulator records them (:mod:`shadowbot.simulator.graphql_seed`).
     """
@@ -89,10 +90,14 @@ class TimelineEvent:
         "closed",
         "reopened",
         "merged",
+        "renamed",
     ]
     actor: User
     at: datetime
     label: str | None = None
+    # The titles before and after a retitling.
+    previous: str | None = None
+    current: str | None = None
 
 
 @dataclass
