@@ -39,12 +39,14 @@ from shadowbot.github.history_fetch import NotFound, Overloaded, QueryRunner, Sp
 from shadowbot.live.codeowners import parse_codeowners
 from shadowbot.offline.collect_records import (
     Json,
-    apply_reverts,
+    Outline,
     build_record,
     heads,
-    last_moment,
+    outline,
     parse_time,
+    revert_events,
     show_time,
+    with_revert,
 )
 from shadowbot.offline.history import SCHEMA_VERSION
 
@@ -538,19 +540,26 @@ class _Collector:
     # --- the end ---
 
     def finish(self) -> tuple[int, int]:
-        """Merge the records of this run into ``out``; (records in it, reverts)."""
+        """Merge the records of this run into ``out``; (records in it, reverts). Two passes
+        over the files, holding only an outline of each record: the first finds every
+        record's latest copy, its end and what it reverts; the second writes them in
+        order."""
         state = self.state
         run = state.run or _Run()
-        records: dict[int, Json] = {}
-        if self.out.exists():
-            for record in _read_records(self.out):
-                records[record["number"]] = record
         partial = partial_path(self.out)
-        if partial.exists():
-            for record in _read_records(partial, header=False):
-                records[record["number"]] = record
-        reverts = apply_reverts(records, self.repository)
-        ordered = sorted(records.values(), key=lambda r: (last_moment(r), r["number"]))
+        where: dict[int, tuple[Path, int, int]] = {}
+        outlines: dict[int, Outline] = {}
+        for path, has_header in ((self.out, True), (partial, False)):
+            for offset, length, record in _scan(path, header=has_header):
+                where[record["number"]] = (path, offset, length)
+                outlines[record["number"]] = outline(record, self.repository)
+        reverts = revert_events(outlines)
+
+        def ends(number: int) -> tuple[datetime, int]:
+            revert = reverts.get(number)
+            end = outlines[number].ends
+            return (max(end, parse_time(revert["at"])) if revert else end), number
+
         watermark = run.top or state.watermark
         header = {
             "shadowbot_history": SCHEMA_VERSION,
@@ -560,10 +569,19 @@ class _Collector:
             **{k: v for k, v in state.filters.items() if v is not None},
         }
         temporary = self.out.with_name(self.out.name + ".tmp")
-        with temporary.open("wb") as handle:
+        with contextlib.ExitStack() as stack:
+            handle = stack.enter_context(temporary.open("wb"))
+            sources = {
+                path: stack.enter_context(path.open("rb"))
+                for path in {path for path, _, _ in where.values()}
+            }
             handle.write(_line(header))
-            for record in ordered:
-                handle.write(_line(record))
+            for number in sorted(where, key=ends):
+                path, offset, length = where[number]
+                source = sources[path]
+                source.seek(offset)
+                record = json.loads(source.read(length))
+                handle.write(_line(with_revert(record, reverts.get(number))))
             handle.flush()
             os.fsync(handle.fileno())
         temporary.replace(self.out)
@@ -572,7 +590,7 @@ class _Collector:
         _save_state(self.out, state)
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
-        return len(ordered), reverts
+        return len(where), len(reverts)
 
 
 def _line(value: Json) -> bytes:
@@ -592,10 +610,17 @@ def _cut(path: Path, length: int) -> None:
         handle.truncate(length)
 
 
-def _read_records(path: Path, *, header: bool = True) -> Iterator[Json]:
+def _scan(path: Path, *, header: bool) -> Iterator[tuple[int, int, Json]]:
+    """(offset, length, record) of each record line of ``path`` (none if it is missing)."""
+    if not path.exists():
+        return
     with path.open("rb") as handle:
         if header:
-            next(handle, None)
-        for line in handle:
+            handle.readline()
+        while True:
+            offset = handle.tell()
+            line = handle.readline()
+            if not line:
+                return
             if line.strip():
-                yield json.loads(line)
+                yield offset, len(line), json.loads(line)

@@ -24,7 +24,7 @@ What GitHub's API gives and how it is read:
   timeline: the body is the current one.
 - **Merge and close.** A merge's own `ClosedEvent` is dropped; after `merged` only comments
   are kept (checks finishing later, labels added later are dropped).
-- **Reverts** (:func:`apply_reverts`): a merged pull request whose body says
+- **Reverts** (:func:`revert_events`): a merged pull request whose body says
   ``Reverts OWNER/REPO#N`` reverts #N, if #N was merged before it.
 """
 
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -314,44 +315,62 @@ def _with_checks(
 _REVERTS = re.compile(r"\bReverts\s+([\w.-]+/[\w.-]+)#(\d+)\b", re.IGNORECASE)
 
 
-def _merge(record: Mapping[str, Any]) -> Json | None:
-    return next((e for e in record["events"] if e["type"] == "merged"), None)
+@dataclass(frozen=True, slots=True)
+class Outline:
+    """What the revert pass and the ordering need of a record, without the record."""
+
+    number: int
+    #: The time its timeline ends, ``reverted`` events aside.
+    ends: datetime
+    #: Its ``merged`` event, if merged.
+    merge: Json | None
+    #: The pull requests of this repository its body says it reverts.
+    reverts: tuple[int, ...]
 
 
-def apply_reverts(records: dict[int, Json], repository: str) -> int:
-    """Mark each merged record reverted by a later merged one that says so; how many.
-    Derived afresh each time: ``reverted`` events already there are dropped first."""
-    for record in records.values():
-        if any(e["type"] == "reverted" for e in record["events"]):
-            record["events"] = [e for e in record["events"] if e["type"] != "reverted"]
-    count = 0
-    for number in sorted(records):
-        reverter = records[number]
-        merge = _merge(reverter)
-        if merge is None:
+def outline(record: Mapping[str, Any], repository: str) -> Outline:
+    events = [e for e in record["events"] if e["type"] != "reverted"]
+    merge = next((e for e in events if e["type"] == "merged"), None)
+    targets = tuple(
+        int(match.group(2))
+        for match in _REVERTS.finditer(record.get("body") or "")
+        if match.group(1).lower() == repository.lower()
+    )
+    return Outline(record["number"], parse_time(events[-1]["at"]), merge, targets)
+
+
+def revert_events(outlines: Mapping[int, Outline]) -> dict[int, Json]:
+    """The ``reverted`` event of each record a later merged one reverts (saying
+    ``Reverts OWNER/REPO#N``), by the reverted record's number: the first such revert, at
+    its merge, by its merger."""
+    found: dict[int, Json] = {}
+    for number in sorted(outlines):
+        reverter = outlines[number]
+        if reverter.merge is None:
             continue
-        for match in _REVERTS.finditer(reverter.get("body") or ""):
-            target = records.get(int(match.group(2)))
-            if match.group(1).lower() != repository.lower() or target is None:
+        at = parse_time(reverter.merge["at"])
+        for target_number in reverter.reverts:
+            target = outlines.get(target_number)
+            if target is None or target is reverter or target.merge is None:
                 continue
-            target_merge = _merge(target)
-            if target is reverter or target_merge is None:
+            if target_number in found or parse_time(target.merge["at"]) > at:
                 continue
-            if parse_time(target_merge["at"]) > parse_time(merge["at"]):
-                continue
-            if any(e["type"] == "reverted" for e in target["events"]):
-                continue
-            event = {"type": "reverted", "at": merge["at"], "by": merge["by"], "pr": number}
-            at = parse_time(merge["at"])
-            events = target["events"]
-            position = len(events)
-            while position > 0 and parse_time(events[position - 1]["at"]) > at:
-                position -= 1
-            events.insert(position, event)
-            count += 1
-    return count
+            found[target_number] = {
+                "type": "reverted",
+                "at": reverter.merge["at"],
+                "by": reverter.merge["by"],
+                "pr": number,
+            }
+    return found
 
 
-def last_moment(record: Mapping[str, Any]) -> datetime:
-    """When the record's timeline ends: the order records are written in."""
-    return parse_time(record["events"][-1]["at"])
+def with_revert(record: Json, revert: Json | None) -> Json:
+    """``record`` with its ``reverted`` event (or none) in its place by time."""
+    events = [e for e in record["events"] if e["type"] != "reverted"]
+    if revert is not None:
+        at = parse_time(revert["at"])
+        position = len(events)
+        while position > 0 and parse_time(events[position - 1]["at"]) > at:
+            position -= 1
+        events.insert(position, revert)
+    return {**record, "events": events}
