@@ -327,3 +327,23 @@ async def test_since_until_and_limit_select_by_opening_time(sim, client, fake_ti
     await run(client, limited, fake_time, limit=4, page_size=3)
     _, got = written(limited)
     assert len(got) == 4
+
+
+async def test_a_failure_mid_run_says_to_run_again_and_the_rerun_completes(
+    sim, client, fake_time, tmp_path
+):
+    records = generate(30)
+    seed(sim, records)
+    out = tmp_path / "h.jsonl"
+
+    def fail_soon(pages):
+        if pages == 1:
+            sim.fail_next(1, status=500, path="/graphql")
+
+    with pytest.raises(CollectError, match="run the same command again to resume"):
+        await run(client, out, fake_time, page_size=10, after_page=fail_soon)
+    summary = await run(client, out, fake_time, page_size=10)
+
+    assert summary.written == 20
+    _, got = written(out)
+    assert [normalized(r) for r in got] == expected(records)

@@ -6,7 +6,8 @@ the last query of its kind cost), sleeps until ``resetAt``. A query GitHub refus
 ``RATE_LIMITED`` is waited out the same way, until the reset the rate-limit headers give.
 https://docs.github.com/en/graphql/overview/rate-limits-and-query-limits-for-the-graphql-api
 
-A 502 or 504 (GitHub's answer to a query that took too long) and a timeout are raised as
+A 502 or 504 (GitHub's answer to a query that took too long), an error saying the query timed
+out, and a timeout of the request are raised as
 :class:`Overloaded` for the caller to retry with a smaller page. Queries are sent one at a
 time, so the secondary limits (100 concurrent requests, 2,000 points a minute) are kept by
 construction: a page costs one or two points.
@@ -33,6 +34,8 @@ from shadowbot.github.pacing import RateLimited
 RESET_SLACK = 1.0
 #: A spent limit with no reset time known is tried again after this long.
 UNKNOWN_RESET_WAIT = 60.0
+#: How GitHub says, with a 200 and an error, that a query took too long: a smaller page may do.
+TIMEOUT_SIGNS = ("timeout", "timed out", "something went wrong while executing your query")
 #: Connection failures (not timeouts) retried this many times, backing off, before giving up.
 NETWORK_RETRIES = 5
 
@@ -127,6 +130,8 @@ class QueryRunner:
         )
         if "NOT_FOUND" in kinds:
             raise NotFound(message or "not found") from exc
+        if any(sign in message.lower() for sign in TIMEOUT_SIGNS):
+            raise Overloaded(message) from exc
         raise QueryFailed(message or str(exc)) from exc
 
     async def _wait_until(self, until: float, why: str) -> None:

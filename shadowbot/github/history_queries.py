@@ -37,6 +37,7 @@ ITEM_TYPES: tuple[str, ...] = (
     "REOPENED_EVENT",
     "MERGED_EVENT",
     "RENAMED_TITLE_EVENT",
+    "HEAD_REF_FORCE_PUSHED_EVENT",
 )
 #: GitHub's largest page on any connection.
 MAX_PAGE = 100
@@ -65,6 +66,7 @@ fragment TimelineItem on PullRequestTimelineItems {{
   ... on ReopenedEvent {{ actor {ACTOR} createdAt }}
   ... on MergedEvent {{ actor {ACTOR} createdAt commit {{ oid }} }}
   ... on RenamedTitleEvent {{ actor {ACTOR} createdAt previousTitle currentTitle }}
+  ... on HeadRefForcePushedEvent {{ createdAt afterCommit {{ id oid committedDate }} }}
 }}
 """
 

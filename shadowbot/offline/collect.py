@@ -34,8 +34,14 @@ from typing import IO
 
 from shadowbot.errors import ShadowbotError
 from shadowbot.github import history_queries as queries
-from shadowbot.github.client import GitHubClient
-from shadowbot.github.history_fetch import NotFound, Overloaded, QueryRunner, Spending
+from shadowbot.github.client import GitHubClient, GitHubUnavailable
+from shadowbot.github.history_fetch import (
+    NotFound,
+    Overloaded,
+    QueryFailed,
+    QueryRunner,
+    Spending,
+)
 from shadowbot.live.codeowners import parse_codeowners
 from shadowbot.offline.collect_records import (
     Json,
@@ -235,7 +241,12 @@ async def collect(
                 Progress(repository, state.run.done, total, runner.spending, now - started, now)
             )
 
-    fetched = await collector.pages(limit, report, after_page)
+    try:
+        fetched = await collector.pages(limit, report, after_page)
+    except (GitHubUnavailable, QueryFailed) as exc:
+        raise CollectError(
+            f"{exc}; what was collected is kept: run the same command again to resume"
+        ) from exc
     total, reverts = collector.finish()
     return Summary(collector.written, fetched, total, reverts, runner.spending)
 

@@ -3,7 +3,9 @@
 
 What GitHub's API gives and how it is read:
 
-- **Heads.** Each `PullRequestCommit` is a push of that commit, at its commit time. Commits
+- **Heads.** Each `PullRequestCommit` is a push of that commit, at its commit time; a
+  `HeadRefForcePushedEvent` a push of its new commit at the time of the push (a commit
+  listed both ways is pushed once, where it shows first). Commits
   made before the pull request was opened are its opening head (the last of them). A push of
   several commits at once therefore shows as several pushes; only the last is a head that
   checks ran on, and an earlier one has no checks of its own, which no rule can claim on.
@@ -80,13 +82,21 @@ def show_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _pushed(item: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The commit a timeline item puts at the head: a commit's, or a force-push's."""
+    kind = item.get("__typename")
+    if kind == "PullRequestCommit":
+        commit: Mapping[str, Any] | None = item.get("pushed")
+        return commit
+    if kind == "HeadRefForcePushedEvent":
+        after: Mapping[str, Any] | None = item.get("afterCommit")
+        return after
+    return None
+
+
 def heads(items: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
-    """(commit id, oid) of every commit the timeline lists, in its order."""
-    return [
-        (item["pushed"]["id"], item["pushed"]["oid"])
-        for item in items
-        if item.get("__typename") == "PullRequestCommit"
-    ]
+    """(commit id, oid) of every commit the timeline puts at the head, in its order."""
+    return [(commit["id"], commit["oid"]) for item in items if (commit := _pushed(item))]
 
 
 class _Actors:
@@ -160,10 +170,11 @@ def build_record(
         if at is None:
             continue
         at = max(at, clock)
-        if kind == "PullRequestCommit":
-            oid = item["pushed"]["oid"]
-            if merged:
-                continue
+        pushed = _pushed(item)
+        if pushed is not None:
+            oid = pushed["oid"]
+            if merged or any(oid == head for head, _ in pushes):
+                continue  # a force-push's commit is listed as a commit too
             if at <= created and len(timeline) == 1:
                 opened["head"] = oid
                 pushes[:] = [(oid, created)]
@@ -210,6 +221,8 @@ def build_record(
 def _item_time(item: Mapping[str, Any]) -> datetime | None:
     if item.get("__typename") == "PullRequestCommit":
         return parse_time(item["pushed"]["committedDate"])
+    if item.get("__typename") == "HeadRefForcePushedEvent":
+        return parse_time(item["createdAt"]) if item.get("afterCommit") else None
     value = item.get("submittedAt") or item.get("createdAt")
     return parse_time(value) if isinstance(value, str) else None
 

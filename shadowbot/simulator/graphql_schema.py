@@ -303,6 +303,7 @@ union PullRequestTimelineItems =
   | ClosedEvent
   | ConvertToDraftEvent
   | IssueComment
+  | HeadRefForcePushedEvent
   | LabeledEvent
   | MergedEvent
   | PullRequestCommit
@@ -472,6 +473,14 @@ type ClosedEvent implements Node {
 type ReopenedEvent implements Node {
   id: ID!
   actor: Actor
+  createdAt: DateTime!
+}
+
+"""Never held by the simulator: a history has no force-push of its own."""
+type HeadRefForcePushedEvent implements Node {
+  id: ID!
+  actor: Actor
+  afterCommit: Commit
   createdAt: DateTime!
 }
 
