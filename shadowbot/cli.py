@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 from shadowbot import __version__
 from shadowbot.errors import HistoryError, RuleLoadError, ShadowbotError
@@ -118,6 +118,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar=("A", "B"),
         help="two rule sets (directories, or rule files: two versions of one rule) side by"
         " side, with the PRs where they decided differently",
+    )
+
+    from shadowbot.offline.collect_command import add_collect_arguments
+
+    add_collect_arguments(
+        commands.add_parser(
+            "collect",
+            help="write a repository's pull requests from GitHub's GraphQL API as a history"
+            " (GITHUB_TOKEN, or the app's installation)",
+        )
+    )
+    export = commands.add_parser(
+        "export", help="write what the live bot saw as a history, to backtest a new version on"
+    )
+    export.add_argument(
+        "--out", type=Path, required=True, metavar="FILE", help="the history to write (.gz: gzip)"
+    )
+    export.add_argument(
+        "--repository", metavar="OWNER/REPO", help="which one, when the bot saw several"
     )
 
     commands.add_parser("migrate", help="upgrade the database to the latest schema")
@@ -437,6 +456,46 @@ def run_report(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def run_collect(settings: Settings, args: argparse.Namespace) -> int:
+    from shadowbot.offline.collect_command import run_collect as collect
+
+    return collect(settings, args)
+
+
+def run_export(settings: Settings, args: argparse.Namespace) -> int:
+    import gzip
+    import tempfile
+
+    from sqlmodel import Session
+
+    from shadowbot.offline.export import export_history
+    from shadowbot.storage import migrated
+
+    out: Path = args.out
+    if out.is_dir():
+        raise ShadowbotError(f"--out: {out} is a directory; give a file")
+    folder = out.parent
+    if not folder.is_dir():
+        raise ShadowbotError(f"--out: the folder {folder} does not exist")
+    # Written beside it, then moved over it: an interrupted export leaves the old file.
+    handle, partial = tempfile.mkstemp(prefix=f".{out.name}.", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as raw, migrated(settings.database_url) as engine:
+            zipped = gzip.GzipFile(fileobj=raw, mode="wb") if out.suffix == ".gz" else None
+            stream = cast(IO[bytes], zipped or raw)
+            with stream, Session(engine) as session:
+                done = export_history(session, stream, args.repository)
+        os.replace(partial, out)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+    print(
+        f"{out}: {done.records} pull requests of {done.repository} ({done.events} events)",
+        file=sys.stderr,
+    )
+    return 0
+
+
 COMMANDS = {
     "demo": run_demo,
     "rules": run_rules,
@@ -448,6 +507,8 @@ COMMANDS = {
     "rule disable": run_rule_override,
     "rule enable": run_rule_override,
     "report": run_report,
+    "collect": run_collect,
+    "export": run_export,
 }
 
 

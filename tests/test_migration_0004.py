@@ -84,7 +84,10 @@ def partial_index(engine: sa.Engine) -> str:
     if engine.dialect.name == "sqlite":
         sql = "SELECT sql FROM sqlite_master WHERE name = 'ix_delivery_subject_unprocessed'"
     else:
-        sql = "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_delivery_subject_unprocessed'"
+        sql = (
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_delivery_subject_unprocessed'"
+            " AND schemaname = current_schema()"  # not another test's schema
+        )
     (definition,) = (row[0] for row in rows(engine, sql))
     return str(definition)
 

@@ -45,6 +45,7 @@ TABLES = {
     "delivery",
     "reaction",
     "outcome",
+    "snapshot_seen",
     "note_version",
     "verdict_comment",
     "ledger_entry",

@@ -44,7 +44,7 @@ from shadowbot.metrics import Metrics
 from shadowbot.rules import Rule
 from shadowbot.settings import Settings
 from shadowbot.snapshot import Snapshot
-from shadowbot.storage import DeliveryRow, ledger_store, records, utcnow
+from shadowbot.storage import DeliveryRow, ledger_store, records, snapshots_seen, utcnow
 from shadowbot.verdict import Verdict
 
 log = logging.getLogger(__name__)
@@ -359,6 +359,8 @@ class Pipeline:
                 # the reopen is at latest the PR's updated_at).
                 records.outcome(session, row, "reopened", pr.head_sha, "", pr.updated_at)
             records.verdicts(session, row, pr.head_sha, evaluations)
+            # What the rules saw, when it changed: `shadowbot export` writes it as a history.
+            snapshots_seen.remember(session, row, pr, utcnow())
             for item in shown:
                 comment_id = None
                 if item.comment is not None:

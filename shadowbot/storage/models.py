@@ -350,3 +350,23 @@ class AuditEventRow(SQLModel, table=True):
     action: str
     reason: str = Field(default="", sa_type=sa.Text)
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+
+
+class SnapshotSeenRow(SQLModel, table=True):
+    """What a pull request looked like when the bot evaluated it: its facts as a history
+    record gives them (head, files with their owners, reviews, checks, labels, draft,
+    title), stored when they changed. ``shadowbot export`` writes the history the live bot
+    saw from these rows and the outcomes (:mod:`shadowbot.offline.export`)."""
+
+    __tablename__ = "snapshot_seen"
+    __table_args__ = (sa.Index("ix_snapshot_seen_pull_request_id", "pull_request_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    pull_request_id: int = Field(foreign_key="pull_request.id")
+    head_sha: str
+    #: When the bot took it (its clock: GitHub gives no time for a snapshot as a whole).
+    taken_at: datetime = Field(sa_type=UTCDateTime)
+    #: SHA-256 of the facts' JSON: the same facts twice in a row are stored once.
+    digest: str
+    #: The facts' JSON compressed with zstd (a PR's files repeat their folders).
+    facts_zstd: bytes = Field(sa_type=sa.LargeBinary)
