@@ -2,8 +2,8 @@
 exercising every timeline event GitHub keeps, to seed into the simulator and compare with
 what ``collect`` writes back.
 
-Deterministic for a seed. Each login has one association, and its permission is what the
-collector reads from it (MEMBER and COLLABORATOR write, others none). Events fall on distinct
+Deterministic for a seed. Each login has one association and one permission (mallory is a
+MEMBER of the organization who may only read). Events fall on distinct
 minutes. What GitHub does not keep is left out (see shadowbot.simulator.graphql_seed): files
 only at opening, one result per status context per commit, titles edited but not bodies.
 """
@@ -24,9 +24,10 @@ ERIN = {
     "association": "FIRST_TIME_CONTRIBUTOR",
     "permission": "none",
 }
+MALLORY = {"login": "mallory", "type": "User", "association": "MEMBER", "permission": "read"}
 BOT = {"login": "renovate[bot]", "type": "Bot", "association": "CONTRIBUTOR", "permission": "none"}
 AUTHORS = [DAVE, ERIN, BOT, ALICE]
-REVIEWERS = [ALICE, CAROL, DAVE]
+REVIEWERS = [ALICE, CAROL, DAVE, MALLORY]
 MERGERS = [ALICE, CAROL]
 CODEOWNERS = {0: "*.py @alice\n/docs/ @acme/docs\n", 1: "*.py @carol\n/docs/ @acme/docs\n"}
 PATHS = ["src/widget.py", "docs/guide.md", "README.md", "src/gear.py"]

@@ -12,6 +12,7 @@ import pytest
 from collect_history import CODEOWNERS, REPO, expected, generate, normalized, seeded
 
 from shadowbot.core.engine import Engine
+from shadowbot.github import history_queries as queries
 from shadowbot.github.client import GitHubClient
 from shadowbot.metrics import Metrics
 from shadowbot.offline.collect import (
@@ -103,6 +104,7 @@ async def test_the_history_written_is_what_github_holds_and_the_backtest_reads_i
 
     summary = await run(client, out, fake_time, page_size=40, progress=lambda p: lines.append(p))
 
+    assert summary.permissions == "collaborators"
     header, got = written(out)
     assert header["shadowbot_history"] == 1 and header["repository"] == REPO
     assert [normalized(r) for r in got] == expected(records)
@@ -347,3 +349,26 @@ async def test_a_failure_mid_run_says_to_run_again_and_the_rerun_completes(
     assert summary.written == 20
     _, got = written(out)
     assert [normalized(r) for r in got] == expected(records)
+
+
+async def test_without_the_collaborators_permissions_come_from_associations(
+    sim, client, fake_time, tmp_path, monkeypatch
+):
+    records = generate(40)
+    seed(sim, records)
+    # GitHub answers the collaborators query with an error without push access.
+    monkeypatch.setattr(queries, "COLLABORATORS", "query { rateLimit { nope } }")
+    out = tmp_path / "h.jsonl"
+
+    summary = await run(client, out, fake_time)
+
+    assert summary.permissions == "associations"
+    _, got = written(out)
+    seen = {
+        e["by"]["login"]: e["by"]["permission"]
+        for r in got
+        for e in r["events"]
+        if e["type"] == "review"
+    }
+    # mallory, a MEMBER who may only read, now reads as write: what associations can say.
+    assert seen["mallory"] == "write" and seen["dave"] == "none"

@@ -9,6 +9,7 @@ from graphql import build_schema, get_operation_ast, parse, validate
 from shadowbot.github.history_queries import (
     CHECKS,
     CODEOWNERS_BATCH,
+    COLLABORATORS,
     MORE_BATCH,
     PULLS,
     More,
@@ -23,6 +24,7 @@ KINDS = ("timeline", "files", "checks")
 def documents():
     yield "pulls", PULLS, {"owner": "o", "name": "r", "first": 50, "after": None, "base": None}
     yield "checks", CHECKS, {"ids": ["C_x"] * 100}
+    yield "collaborators", COLLABORATORS, {"owner": "o", "name": "r", "after": None}
     for kind in KINDS:
         yield f"more {kind}", *more_document([More(kind, "PR_x", "cursor")])
     mixed = [More(KINDS[i % 3], f"id{i}", f"c{i}") for i in range(MORE_BATCH)]

@@ -14,6 +14,8 @@ Where the points go (GitHub charges one request per connection per parent object
 - :func:`more_document`: the next page of connections that overflowed (a timeline over 100
   items, over 100 files, over 100 checks on a commit), up to :data:`MORE_BATCH` of them
   aliased in one query: ``1 + k`` requests, 1 point.
+- :data:`COLLABORATORS`: the repository's collaborators and their permissions, once a run,
+  1 point per 100 (GitHub shows them only to credentials with push access).
 - :func:`codeowners_document`: CODEOWNERS at given commits, aliased ``object`` fields, no
   connection: 1 point for up to 100 commits.
 """
@@ -113,6 +115,19 @@ query CollectChecks($ids: [ID!]!) {{
       statusCheckRollup {{
         contexts(first: {MAX_PAGE}) {{ {PAGE_INFO} nodes {{ {CONTEXT} }} }}
       }}
+    }}
+  }}
+  {RATE_LIMIT}
+}}
+"""
+
+
+COLLABORATORS = f"""
+query CollectCollaborators($owner: String!, $name: String!, $after: String) {{
+  repository(owner: $owner, name: $name) {{
+    collaborators(first: {MAX_PAGE}, after: $after, affiliation: ALL) {{
+      {PAGE_INFO}
+      edges {{ permission node {{ login }} }}
     }}
   }}
   {RATE_LIMIT}

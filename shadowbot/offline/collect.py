@@ -157,6 +157,8 @@ class Summary:
     total_records: int
     reverts: int
     spending: Spending
+    #: Where this run's permissions came from: "collaborators" or "associations".
+    permissions: str = "collaborators"
 
 
 @dataclass
@@ -166,6 +168,11 @@ class _Run:
     top: str | None = None
     done: int = 0
     finished: bool = False
+    #: Whether the collaborators were asked for, and their permissions by lowered login
+    #: (None when the credentials may not read them), kept so that a resumed run writes
+    #: what the interrupted one would have.
+    asked_collaborators: bool = False
+    permissions: dict[str, str] | None = None
 
     def as_json(self) -> Json:
         return {
@@ -174,6 +181,8 @@ class _Run:
             "top": self.top,
             "done": self.done,
             "finished": self.finished,
+            "asked_collaborators": self.asked_collaborators,
+            "permissions": self.permissions,
         }
 
 
@@ -248,7 +257,8 @@ async def collect(
             f"{exc}; what was collected is kept: run the same command again to resume"
         ) from exc
     total, reverts = collector.finish()
-    return Summary(collector.written, fetched, total, reverts, runner.spending)
+    source = "collaborators" if collector.permissions is not None else "associations"
+    return Summary(collector.written, fetched, total, reverts, runner.spending, source)
 
 
 def _load_state(out: Path, repository: str, filters: Filters) -> _State:
@@ -322,6 +332,7 @@ class _Collector:
         self.runner = runner
         self.page_size = self.full_page = max(1, min(page_size, queries.MAX_PAGE))
         self.codeowners: dict[str, str | None] = {}
+        self.permissions: dict[str, str] | None = None
         self.written = 0
         self._overloads = 0
         self._successes = 0
@@ -345,6 +356,10 @@ class _Collector:
         fetched = pages = 0
         while not run.finished:
             page = await self._pulls(run.cursor)
+            if not run.asked_collaborators:  # once the repository is known to be there
+                run.permissions = await self._collaborators()
+                run.asked_collaborators = True
+            self.permissions = run.permissions
             connection = page["pullRequests"]
             nodes = [node for node in connection["nodes"] or () if node]
             if run.top is None and nodes:
@@ -453,9 +468,43 @@ class _Collector:
                 files[node["id"]],
                 checks,
                 self._owners(node["baseRefOid"]),
+                self.permissions,
             )
             for node in nodes
         ]
+
+    async def _collaborators(self) -> dict[str, str] | None:
+        """Every collaborator's permission by lowered login; None when GitHub will not say
+        (it shows them only to credentials with push access)."""
+        found: dict[str, str] = {}
+        cursor = None
+        overloads = 0
+        while True:
+            variables = {"owner": self.owner, "name": self.name, "after": cursor}
+            try:
+                data = await self.runner.run("collaborators", queries.COLLABORATORS, variables)
+            except NotFound as exc:
+                raise CollectError(
+                    f"{self.repository}: no such repository, or these credentials cannot"
+                    f" read it ({exc})"
+                ) from exc
+            except Overloaded:
+                overloads += 1
+                if overloads < MAX_OVERLOADS:
+                    continue
+                return None
+            except QueryFailed:
+                return None
+            connection = (data.get("repository") or {}).get("collaborators")
+            if not isinstance(connection, dict):
+                return None
+            for edge in connection.get("edges") or ():
+                if edge and edge.get("node"):
+                    found[edge["node"]["login"].lower()] = str(edge["permission"]).lower()
+            info = connection["pageInfo"]
+            if not info["hasNextPage"]:
+                return found
+            cursor = info["endCursor"]
 
     async def _more(self, pending: list[queries.More]) -> dict[tuple[str, str], list[Json]]:
         """Every further page of the overflowing connections, by kind and node id."""

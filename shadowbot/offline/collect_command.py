@@ -91,6 +91,13 @@ def run_collect(settings: Settings, args: argparse.Namespace) -> int:
         f" run, {summary.reverts} reverted); {summary.spending.points} points in"
         f" {summary.spending.queries} queries"
     )
+    if summary.permissions != "collaborators":
+        print(
+            "note: these credentials may not list the repository's collaborators (that takes"
+            " push access): permissions were read from GitHub's author associations, MEMBER"
+            " and COLLABORATOR as write",
+            file=sys.stderr,
+        )
     return 0
 
 

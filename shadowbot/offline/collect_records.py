@@ -19,8 +19,10 @@ What GitHub's API gives and how it is read:
   status is its latest state for that context on that commit.
 - **Actors.** `association` is GitHub's `authorAssociation` where the item carries one (the
   author, reviews, comments), else the association the same login has elsewhere on the pull
-  request, else `NONE`. `permission` is read from the association (`OWNER` admin, `MEMBER`
-  and `COLLABORATOR` write, others none); a merger has at least write.
+  request, else `NONE`. `permission` is the login's permission among the repository's
+  collaborators now (none if not one), when the credentials may read them (push access);
+  else it is read from the association (`OWNER` admin, `MEMBER` and `COLLABORATOR` write,
+  others none). A merger has at least write.
 - **Titles.** A `RenamedTitleEvent` is an `edited` event with the new title, and the first
   one's previous title is the title the record opens with. A body's edits are not in the
   timeline: the body is the current one.
@@ -42,6 +44,7 @@ Json = dict[str, Any]
 
 ACTOR_TYPES = frozenset({"User", "Bot", "Organization"})
 PERMISSION_OF = {"OWNER": "admin", "MEMBER": "write", "COLLABORATOR": "write"}
+MERGING = frozenset({"admin", "maintain", "write"})
 FILE_STATUS = {
     "ADDED": "added",
     "DELETED": "removed",
@@ -102,7 +105,13 @@ def heads(items: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
 class _Actors:
     """Actors as the format writes them, with the associations seen on the pull request."""
 
-    def __init__(self, pr: Mapping[str, Any], items: Iterable[Mapping[str, Any]]) -> None:
+    def __init__(
+        self,
+        pr: Mapping[str, Any],
+        items: Iterable[Mapping[str, Any]],
+        permissions: Mapping[str, str] | None,
+    ) -> None:
+        self.permissions = permissions
         self.known: dict[str, str] = {}
         author = pr.get("author") or GHOST
         self.known[author["login"]] = pr.get("authorAssociation") or "NONE"
@@ -121,8 +130,11 @@ class _Actors:
         node = node or GHOST
         login = node["login"]
         association = association or self.known.get(login) or "NONE"
-        permission = PERMISSION_OF.get(association, "none")
-        if merger and permission == "none":
+        if self.permissions is not None:
+            permission = self.permissions.get(login.lower(), "none")
+        else:
+            permission = PERMISSION_OF.get(association, "none")
+        if merger and permission not in MERGING:
             permission = "write"
         kind = node.get("__typename")
         return {
@@ -139,10 +151,12 @@ def build_record(
     files: list[Mapping[str, Any]],
     checks: Mapping[str, list[Json]],
     owners: Callable[[str], list[str]] | None = None,
+    permissions: Mapping[str, str] | None = None,
 ) -> Json:
     """The history record of ``pr`` (a node of the PULLS query) given all its timeline
-    ``items``, all its ``files`` and the check contexts of each commit by oid."""
-    actors = _Actors(pr, items)
+    ``items``, all its ``files`` and the check contexts of each commit by oid;
+    ``permissions`` by lowered login, when the repository's collaborators could be read."""
+    actors = _Actors(pr, items, permissions)
     created = parse_time(pr["createdAt"])
     merged_at = next(
         (parse_time(i["createdAt"]) for i in items if i.get("__typename") == "MergedEvent"), None

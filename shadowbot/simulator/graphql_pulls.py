@@ -37,7 +37,7 @@ from shadowbot.simulator.models import (
     User,
 )
 from shadowbot.simulator.render import iso
-from shadowbot.simulator.state import git_blob_sha
+from shadowbot.simulator.state import State, git_blob_sha
 
 if TYPE_CHECKING:
     from shadowbot.simulator.graphql_common import Context
@@ -291,6 +291,28 @@ def _pull_requests(
     )
 
 
+def _collaborators(
+    repo: Repo,
+    info: GraphQLResolveInfo[Context],
+    first: int | None = None,
+    last: int | None = None,
+    after: str | None = None,
+    before: str | None = None,
+    affiliation: str | None = None,
+) -> dict[str, Any]:
+    """The repository's collaborators by login with their roles (and a user owning it, as
+    admin). Every caller may read them here; GitHub asks for push access."""
+    state: State = info.context.state
+    roles = dict(repo.roles)
+    if repo.owner.type == "User":
+        roles[repo.owner.login.lower()] = "admin"
+    users = sorted((state.user(login) for login in roles), key=lambda user: user.login.lower())
+    page = connection(info.field_name, users, first=first, last=last, after=after, before=before)
+    for edge in page["edges"]:
+        edge["permission"] = roles[edge["node"].login.lower()].upper()
+    return page
+
+
 def _state(pr: PullRequest) -> str:
     return "MERGED" if pr.merged else "CLOSED" if pr.state == "closed" else "OPEN"
 
@@ -436,6 +458,7 @@ FIELDS: dict[tuple[str, str], Callable[..., Any]] = {
     ("Repository", "nameWithOwner"): lambda repo, _: repo.full_name,
     ("Repository", "object"): _object,
     ("Repository", "pullRequests"): _pull_requests,
+    ("Repository", "collaborators"): _collaborators,
     ("PullRequest", "id"): lambda node, _: node_id(PULL, node.pr.id),
     ("PullRequest", "number"): lambda node, _: node.pr.number,
     ("PullRequest", "title"): lambda node, _: node.pr.title,

@@ -130,6 +130,13 @@ type Repository implements Node {
   nameWithOwner: String!
   """A Git object in the repository: `expression` is `rev:path` for a file."""
   object(expression: String, oid: GitObjectID): GitObject
+  collaborators(
+    affiliation: CollaboratorAffiliation
+    after: String
+    before: String
+    first: Int
+    last: Int
+  ): RepositoryCollaboratorConnection
   pullRequests(
     after: String
     baseRefName: String
@@ -139,6 +146,33 @@ type Repository implements Node {
     orderBy: IssueOrder
     states: [PullRequestState!]
   ): PullRequestConnection!
+}
+
+enum CollaboratorAffiliation {
+  ALL
+  DIRECT
+  OUTSIDE
+}
+
+enum RepositoryPermission {
+  ADMIN
+  MAINTAIN
+  READ
+  TRIAGE
+  WRITE
+}
+
+type RepositoryCollaboratorConnection {
+  edges: [RepositoryCollaboratorEdge]
+  nodes: [User]
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+type RepositoryCollaboratorEdge {
+  cursor: String!
+  node: User!
+  permission: RepositoryPermission!
 }
 
 input IssueOrder {
