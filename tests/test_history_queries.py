@@ -13,6 +13,7 @@ from shadowbot.github.history_queries import (
     MORE_BATCH,
     PULLS,
     More,
+    checks_document,
     codeowners_document,
     more_document,
 )
@@ -30,6 +31,8 @@ def documents():
     mixed = [More(KINDS[i % 3], f"id{i}", f"c{i}") for i in range(MORE_BATCH)]
     yield "more mixed", *more_document(mixed)
     yield "codeowners 1", *codeowners_document(["abc"])
+    document, variables = checks_document(["C_x"] * 100, ["a" * 40] * CODEOWNERS_BATCH)
+    yield "checks with codeowners", document, {**variables, "owner": "o", "name": "r"}
     document, variables = codeowners_document(["a" * 40] * CODEOWNERS_BATCH)
     yield "codeowners full", document, {**variables, "owner": "o", "name": "r"}
 
@@ -66,6 +69,8 @@ def test_a_page_of_prs_with_timelines_costs_one_point_per_49_and_two_per_100(git
 
 def test_checks_of_100_commits_and_a_full_batch_of_overflow_pages_cost_one_point(github):
     assert cost(github, CHECKS, {"ids": ["C_x"] * 100}).points == 1
+    document, variables = checks_document(["C_x"] * 100, ["a" * 40] * CODEOWNERS_BATCH)
+    assert cost(github, document, {**variables, "owner": "o", "name": "r"}).points == 1
     wanted = [More(KINDS[i % 3], f"id{i}", f"c{i}") for i in range(MORE_BATCH)]
     assert cost(github, *more_document(wanted)).points == 1
     document, variables = codeowners_document(["a" * 40] * CODEOWNERS_BATCH)

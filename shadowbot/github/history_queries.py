@@ -10,7 +10,8 @@ Where the points go (GitHub charges one request per connection per parent object
   connection on each PR: ``1 + 1 + 2n`` requests, so 1 point for 49 PRs and 2 for 50 to 100.
   Nothing is nested under a timeline item's connection: that would multiply by 100.
 - :data:`CHECKS`: the check runs and statuses of up to 100 commits by id (``nodes`` is not a
-  connection): ``1 + n`` requests, 1 point per 100 commits.
+  connection): ``1 + n`` requests, 1 point per 100 commits; :func:`checks_document` asks
+  for the page's CODEOWNERS in the same query, for nothing more.
 - :func:`more_document`: the next page of connections that overflowed (a timeline over 100
   items, over 100 files, over 100 checks on a commit), up to :data:`MORE_BATCH` of them
   aliased in one query: ``1 + k`` requests, 1 point.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 #: The timeline items a history record is made of, asked for by type so nothing else counts
 #: against a page.
@@ -107,16 +109,17 @@ query CollectPulls(
 {TIMELINE_ITEM}
 """
 
-CHECKS = f"""
-query CollectChecks($ids: [ID!]!) {{
-  nodes(ids: $ids) {{
+_CHECKS_SELECTION = f"""nodes(ids: $ids) {{
     ... on Commit {{
       id oid
       statusCheckRollup {{
         contexts(first: {MAX_PAGE}) {{ {PAGE_INFO} nodes {{ {CONTEXT} }} }}
       }}
     }}
-  }}
+  }}"""
+CHECKS = f"""
+query CollectChecks($ids: [ID!]!) {{
+  {_CHECKS_SELECTION}
   {RATE_LIMIT}
 }}
 """
@@ -192,6 +195,30 @@ CODEOWNERS_PATHS: tuple[str, ...] = (".github/CODEOWNERS", "CODEOWNERS", "docs/C
 def codeowners_document(oids: Sequence[str]) -> tuple[str, dict[str, str]]:
     """One query for the CODEOWNERS files at each of the commits ``oids``: alias ``c{i}_{j}``
     is location ``j`` of :data:`CODEOWNERS_PATHS` at commit ``i`` (null when absent)."""
+    parameters, body, variables = _codeowners_parts(oids)
+    document = (
+        f"query CollectCodeowners($owner: String!, $name: String!, {parameters}) {{\n"
+        f"  repository(owner: $owner, name: $name) {{\n{body}\n  }}\n  {RATE_LIMIT}\n}}\n"
+    )
+    return document, variables
+
+
+def checks_document(ids: Sequence[str], oids: Sequence[str] = ()) -> tuple[str, dict[str, Any]]:
+    """:data:`CHECKS` for the commits ``ids`` and, in the same query, the CODEOWNERS at the
+    commits ``oids`` as :func:`codeowners_document` asks (``object`` is no connection: they
+    cost nothing more). Needs ``owner`` and ``name`` too when ``oids`` are given."""
+    if not oids:
+        return CHECKS, {"ids": list(ids)}
+    parameters, body, variables = _codeowners_parts(oids)
+    document = (
+        "query CollectChecks($ids: [ID!]!, $owner: String!, $name: String!,"
+        f" {parameters}) {{\n  {_CHECKS_SELECTION}\n"
+        f"  repository(owner: $owner, name: $name) {{\n{body}\n  }}\n  {RATE_LIMIT}\n}}\n"
+    )
+    return document, {"ids": list(ids), **variables}
+
+
+def _codeowners_parts(oids: Sequence[str]) -> tuple[str, str, dict[str, str]]:
     if not 0 < len(oids) <= CODEOWNERS_BATCH:
         raise ValueError(f"between 1 and {CODEOWNERS_BATCH} commits at a time, not {len(oids)}")
     fields = [
@@ -207,9 +234,4 @@ def codeowners_document(oids: Sequence[str]) -> tuple[str, dict[str, str]]:
         for i, oid in enumerate(oids)
         for j, path in enumerate(CODEOWNERS_PATHS)
     }
-    body = "\n".join(fields)
-    document = (
-        f"query CollectCodeowners($owner: String!, $name: String!, {parameters}) {{\n"
-        f"  repository(owner: $owner, name: $name) {{\n{body}\n  }}\n  {RATE_LIMIT}\n}}\n"
-    )
-    return document, variables
+    return parameters, "\n".join(fields), variables

@@ -459,8 +459,9 @@ class _Collector:
         for (kind, node_id), extra in (await self._more(pending)).items():
             (items if kind == "timeline" else files)[node_id].extend(extra)
         commits = {cid: oid for node in nodes for cid, oid in heads(items[node["id"]])}
-        checks = await self._checks(commits)
-        await self._load_codeowners({node["baseRefOid"] for node in nodes})
+        bases = {node["baseRefOid"] for node in nodes}
+        checks = await self._checks(commits, bases)
+        await self._load_codeowners(bases)
         return [
             build_record(
                 node,
@@ -535,22 +536,28 @@ class _Collector:
                     pending.append(queries.More(item.kind, item.node_id, info["endCursor"]))
         return found
 
-    async def _checks(self, commits: dict[str, str]) -> dict[str, list[Json]]:
-        """The check contexts of each commit, by oid."""
+    async def _checks(self, commits: dict[str, str], bases: set[str]) -> dict[str, list[Json]]:
+        """The check contexts of each commit, by oid; CODEOWNERS at the ``bases`` not known
+        yet come with the first query."""
         found: dict[str, list[Json]] = {}
         ids = list(commits)
         batch = CHECKS_BATCH
         overflow: list[queries.More] = []
         while ids:
             wanted, rest = ids[:batch], ids[batch:]
+            oids = self._unknown_codeowners(bases)[: queries.CODEOWNERS_BATCH]
+            document, variables = queries.checks_document(wanted, oids)
+            if oids:
+                variables.update(owner=self.owner, name=self.name)
             try:
-                data = await self.runner.run("checks", queries.CHECKS, {"ids": wanted})
+                data = await self.runner.run("checks", document, variables)
             except Overloaded as exc:
                 if batch == 1:
                     self._overloaded(exc)
                 batch = max(1, batch // 2)
                 continue
             ids = rest
+            self._take_codeowners(data, oids)
             for node in data.get("nodes") or ():
                 if not node:
                     continue
@@ -563,8 +570,21 @@ class _Collector:
             found.setdefault(commits[commit_id], []).extend(extra)
         return found
 
+    def _unknown_codeowners(self, oids: set[str]) -> list[str]:
+        return sorted(oid for oid in oids if oid and oid not in self.codeowners)
+
+    def _take_codeowners(self, data: Json, oids: list[str]) -> None:
+        repository = data.get("repository") or {}
+        for i, oid in enumerate(oids):
+            texts = (
+                (repository.get(f"c{i}_{j}") or {}).get("text")
+                for j in range(len(queries.CODEOWNERS_PATHS))
+            )
+            self.codeowners[oid] = next((t for t in texts if t is not None), None)
+
     async def _load_codeowners(self, oids: set[str]) -> None:
-        missing = sorted(oid for oid in oids if oid and oid not in self.codeowners)
+        """CODEOWNERS at the commits ``oids`` not known yet."""
+        missing = self._unknown_codeowners(oids)
         batch = queries.CODEOWNERS_BATCH
         while missing:
             wanted, rest = missing[:batch], missing[batch:]
@@ -578,13 +598,7 @@ class _Collector:
                 batch = max(1, batch // 2)
                 continue
             missing = rest
-            repository = data.get("repository") or {}
-            for i, oid in enumerate(wanted):
-                texts = (
-                    (repository.get(f"c{i}_{j}") or {}).get("text")
-                    for j in range(len(queries.CODEOWNERS_PATHS))
-                )
-                self.codeowners[oid] = next((t for t in texts if t is not None), None)
+            self._take_codeowners(data, wanted)
 
     def _owners(self, oid: str) -> Callable[[str], list[str]] | None:
         text = self.codeowners.get(oid)
