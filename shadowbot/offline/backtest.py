@@ -35,6 +35,7 @@ from shadowbot.core.engine import Engine, is_timeout
 from shadowbot.core.ledger import RuleRecord, Thresholds
 from shadowbot.core.settlement import ClaimFacts, Evidence, Policy, Settlement, settle
 from shadowbot.offline.history import Event, HistoryRecord
+from shadowbot.offline.reads import ALL, mask, read_of, traced
 from shadowbot.rules import Rule
 from shadowbot.snapshot import CIResult, FileChange, Review, Snapshot, counts_as_merger
 from shadowbot.verdict import Decision
@@ -42,6 +43,16 @@ from shadowbot.verdict import Decision
 _END_OF_TIME = datetime.max.replace(tzinfo=UTC)
 #: Events after which the snapshot is unchanged, so no rule is evaluated again.
 _NO_EVALUATION = frozenset({"comment", "merged", "closed", "reverted"})
+#: The snapshot fields each kind of event may change, as bits (shadowbot.offline.reads);
+#: every event changes the time.
+_TIME_CHANGED = mask("updated_at")
+_ALL_CHANGED = ALL
+_PUSH_CHANGED = mask("head_sha", "ci", "files", "code_owners", "updated_at")
+_REVIEW_CHANGED = mask("reviews", "updated_at")
+_CHECK_CHANGED = mask("ci", "updated_at")
+_LABELS_CHANGED = mask("labels", "updated_at")
+_DRAFT_CHANGED = mask("draft", "updated_at")
+_TEXT_CHANGED = mask("title", "body", "updated_at")
 #: The failed PRs a report lists for each rule (the count is always complete).
 LISTED_FAILURES = 20
 
@@ -61,6 +72,10 @@ class _RuleOnPR:
     errors: int = 0
     first_error: str = ""
     timed_out: bool = False
+    #: The fields its last evaluation read, and those changed since (as bits); -1: none
+    #: known, evaluate it.
+    read: int = -1
+    changed: int = 0
 
 
 @dataclass
@@ -79,7 +94,8 @@ class _PRState:
     body: str = ""
     state: str = "open"
 
-    def apply(self, event: Event) -> None:
+    def apply(self, event: Event) -> int:
+        """Apply ``event``; the snapshot fields it may have changed (a superset)."""
         kind = event.type
         if kind == "opened" or kind == "push":
             if event.head != self.head:
@@ -89,24 +105,33 @@ class _PRState:
                 self.files, self.owners = event.files, event.owners
             if kind == "opened":
                 self.draft, self.labels = event.draft, set(event.labels)
+                return _ALL_CHANGED
+            return _PUSH_CHANGED
         elif kind == "review" and event.review is not None:
             self.reviews = (*self.reviews, event.review)
+            return _REVIEW_CHANGED
         elif kind == "check" and event.ci is not None:
             if event.ci.commit == self.head:
                 self.ci[(event.ci.name, event.ci.source)] = event.ci
+                return _CHECK_CHANGED
         elif kind == "labeled":
             self.labels.add(event.label)
+            return _LABELS_CHANGED
         elif kind == "unlabeled":
             self.labels.discard(event.label)
+            return _LABELS_CHANGED
         elif kind == "ready_for_review" or kind == "converted_to_draft":
             self.draft = kind == "converted_to_draft"
+            return _DRAFT_CHANGED
         elif kind == "edited":
             self.title = self.title if event.title is None else event.title
             self.body = self.body if event.body is None else event.body
+            return _TEXT_CHANGED
         elif kind == "merged" or kind == "closed":
             self.state = kind
         elif kind == "reopened":
             self.state = "open"
+        return _TIME_CHANGED
 
     def snapshot(self, repository: str, at: datetime) -> Snapshot:
         record = self.record
@@ -155,29 +180,70 @@ def snapshots(record: HistoryRecord, repository: str) -> Iterator[tuple[int, Sna
 
 
 def replay(
-    record: HistoryRecord, repository: str, engine: Engine, rules: Iterable[Rule]
+    record: HistoryRecord,
+    repository: str,
+    engine: Engine,
+    rules: Iterable[Rule],
+    skip_unchanged: bool = True,
 ) -> dict[str, _RuleOnPR]:
     """Replay one timeline; return each rule's claim, last verdict and errors. A rule
-    that runs out of time is not evaluated again on this PR."""
+    that runs out of time is not evaluated again on this PR.
+
+    With ``skip_unchanged``, a rule whose last decision was ``skip`` or ``hold`` is not
+    evaluated again until an event changes a snapshot field that evaluation read
+    (:mod:`shadowbot.offline.reads`): being pure, it would decide the same. The results
+    are the same either way (tests/test_backtest_skip.py); only the time differs."""
+    rules = tuple(rules)
     seen = {rule.name: _RuleOnPR() for rule in rules}
     undecided = list(rules)
     thread = threading.get_ident()
-    for index, snapshot in snapshots(record, repository):
+    pr = _PRState(record, title=record.title, body=record.body)
+    changed = 0  # the fields changed since the last evaluation point
+    wanted = -1  # the fields any undecided rule read (-1: some rule must be evaluated)
+    head = ""  # the head at the last evaluation point
+    for index, event in enumerate(record.events):
+        changed |= pr.apply(event)
+        if event.type in _NO_EVALUATION or pr.state != "open":
+            continue
+        head = pr.head
+        if skip_unchanged and not changed & wanted:
+            changed = 0  # nothing any rule read changed: every decision stands
+            continue
+        snapshot: Snapshot | None = None
+        wanted = 0
         for rule in tuple(undecided):
-            verdict = engine.evaluate_rule(rule, snapshot, explain=False, thread=thread)
             on_pr = seen[rule.name]
-            on_pr.last, on_pr.last_sha = verdict.decision, snapshot.head_sha
-            if verdict.decision is Decision.MERGE:
+            if skip_unchanged:
+                on_pr.changed |= changed
+                if not on_pr.read & on_pr.changed:
+                    wanted |= on_pr.read
+                    continue  # nothing it read changed: the same decision
+            if snapshot is None:
+                snapshot = pr.snapshot(repository, event.at)
+            view = traced(snapshot) if skip_unchanged else snapshot
+            verdict = engine.evaluate_rule(rule, view, explain=False, thread=thread)
+            decision = verdict.decision
+            on_pr.last, on_pr.last_sha = decision, snapshot.head_sha
+            on_pr.read, on_pr.changed = read_of(view) if skip_unchanged else -1, 0
+            if decision is Decision.MERGE:
                 on_pr.claim = Claim(snapshot.head_sha, snapshot.updated_at, index)
                 undecided.remove(rule)
-            elif verdict.decision is Decision.ERROR:
+            elif decision is Decision.ERROR:
+                on_pr.read = -1  # errors are counted per evaluation: evaluate it again
                 on_pr.errors += 1
                 on_pr.first_error = on_pr.first_error or verdict.reason
                 if is_timeout(verdict):
                     on_pr.timed_out = True
                     undecided.remove(rule)
+            wanted |= on_pr.read
+        changed = 0
         if not undecided:
             break
+    # A rule left undecided was, for all it read, deciding the same on the last head.
+    for rule in undecided:
+        on_pr = seen[rule.name]
+        if on_pr.last is not None:
+            on_pr.last_sha = head
     return seen
 
 
@@ -221,10 +287,11 @@ def judge(
     rules: Iterable[Rule],
     policy: Policy,
     mergers: frozenset[str] = frozenset(),
+    skip_unchanged: bool = True,
 ) -> list[RuleResult]:
     """Replay one record and settle every rule's claim on it."""
     rules = tuple(rules)
-    seen = replay(record, repository, engine, rules)
+    seen = replay(record, repository, engine, rules, skip_unchanged)
     merge = next((e for e in record.events if e.type == "merged"), None)
     reverted = any(e.type == "reverted" for e in record.events)
     results = []
@@ -300,6 +367,8 @@ class Backtest:
     max_timeouts: int | None = 1
     rules: Sequence[Rule] | None = None
     observers: list[Observer] = field(default_factory=list)
+    #: Skip an evaluation when nothing the rule read changed (see :func:`replay`).
+    skip_unchanged: bool = True
 
     def __post_init__(self) -> None:
         if self.rules is None:
@@ -315,7 +384,13 @@ class Backtest:
     def add(self, record: HistoryRecord) -> None:
         self.records += 1
         results = judge(
-            record, self.repository, self.engine, self._active, self.policy, self.mergers
+            record,
+            self.repository,
+            self.engine,
+            self._active,
+            self.policy,
+            self.mergers,
+            self.skip_unchanged,
         )
         quarantined = False
         for result in results:
