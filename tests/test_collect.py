@@ -329,6 +329,10 @@ async def test_since_until_and_limit_select_by_opening_time(sim, client, fake_ti
     await run(client, limited, fake_time, limit=4, page_size=3)
     _, got = written(limited)
     assert len(got) == 4
+    # The next run does not take the limited one for complete: it reads the older ones too.
+    await run(client, limited, fake_time, page_size=3)
+    _, got = written(limited)
+    assert [normalized(r) for r in got] == expected(records)
 
 
 async def test_a_failure_mid_run_says_to_run_again_and_the_rerun_completes(

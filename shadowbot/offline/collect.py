@@ -15,7 +15,9 @@ ends. The state file then keeps the newest ``updatedAt`` seen: the next run stop
 first pull request not updated since.
 
 Filters: ``since``/``until`` on when a pull request was opened (``until`` excluded),
-``base`` on its base branch (GitHub filters), ``limit`` on how many are written in this run.
+``base`` on its base branch (GitHub filters), ``limit`` on how many are written in this run
+(the newest updated; the next run then reads again from the newest down to where the last
+complete run began, so the older ones are not skipped).
 """
 
 from __future__ import annotations
@@ -173,6 +175,8 @@ class _Run:
     #: what the interrupted one would have.
     asked_collaborators: bool = False
     permissions: dict[str, str] | None = None
+    #: Stopped by --limit before the older pull requests.
+    limited: bool = False
 
     def as_json(self) -> Json:
         return {
@@ -183,6 +187,7 @@ class _Run:
             "finished": self.finished,
             "asked_collaborators": self.asked_collaborators,
             "permissions": self.permissions,
+            "limited": self.limited,
         }
 
 
@@ -375,6 +380,8 @@ class _Collector:
                 if self.filters.wants(parse_time(node["createdAt"])):
                     wanted.append(node)
             if limit is not None and run.done + len(wanted) >= limit:
+                more = len(wanted) > limit - run.done or connection["pageInfo"]["hasNextPage"]
+                run.limited = run.limited or (more and not run.finished)
                 wanted = wanted[: limit - run.done]
                 run.finished = True
             records = await self._records(wanted)
@@ -634,7 +641,9 @@ class _Collector:
             end = outlines[number].ends
             return (max(end, parse_time(revert["at"])) if revert else end), number
 
-        watermark = run.top or state.watermark
+        # A run cut short by --limit leaves older pull requests unread: the next run reads
+        # from the newest down to where the last complete one began, again.
+        watermark = state.watermark if run.limited else (run.top or state.watermark)
         header = {
             "shadowbot_history": SCHEMA_VERSION,
             "repository": self.repository,
