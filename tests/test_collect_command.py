@@ -57,8 +57,9 @@ async def test_without_a_token_or_the_apps_key_it_says_what_to_set(monkeypatch):
         await authenticated_client(None, load_settings({}), REPO)
 
 
-def test_bad_repository_and_filters_are_one_line_errors(tmp_path, monkeypatch):
-    monkeypatch.setenv("GITHUB_TOKEN", "t")
+@pytest.mark.parametrize("token", ["t", ""])
+def test_bad_repository_and_filters_are_one_line_errors(tmp_path, monkeypatch, token):
+    monkeypatch.setenv("GITHUB_TOKEN", token)
     settings = load_settings({"SHADOWBOT_GITHUB_API_URL": "http://127.0.0.1:9"})
     for argv, message in (
         (["acme", "--out", str(tmp_path / "a")], "not an owner/name repository"),

@@ -235,13 +235,7 @@ async def collect(
     """Collect ``repository`` (``owner/name``) into the history ``out``, resuming an
     interrupted run and adding to an earlier one. ``client`` is an authenticated GitHub
     client; ``after_page`` is called with the pages done after each is saved."""
-    owner, _, name = repository.partition("/")
-    if not owner or not name or "/" in name:
-        raise CollectError(f"not an owner/name repository: {repository!r}")
-    if limit is not None and limit < 1:
-        raise CollectError("--limit must be at least 1")
-    if since and until and since >= until:
-        raise CollectError("--since must be before --until")
+    owner, name = check_arguments(repository, out, since, until, limit)
     filters = Filters(since, until, base)
     state = _load_state(out, repository, filters)
     runner = QueryRunner(client, clock=clock, sleep=sleep, on_wait=on_wait)
@@ -266,10 +260,28 @@ async def collect(
     return Summary(collector.written, fetched, total, reverts, runner.spending, source)
 
 
-def _load_state(out: Path, repository: str, filters: Filters) -> _State:
-    path = state_path(out)
+def check_arguments(
+    repository: str,
+    out: Path,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = None,
+) -> tuple[str, str]:
+    """(owner, name) of ``owner/name``; a :class:`CollectError` for a wrong argument."""
+    owner, _, name = repository.partition("/")
+    if not owner or not name or "/" in name or repository != repository.strip():
+        raise CollectError(f"not an owner/name repository: {repository!r}")
     if out.is_dir():
         raise CollectError(f"{out} is a directory: give the history file to write")
+    if limit is not None and limit < 1:
+        raise CollectError("--limit must be at least 1")
+    if since and until and since >= until:
+        raise CollectError("--since must be before --until")
+    return owner, name
+
+
+def _load_state(out: Path, repository: str, filters: Filters) -> _State:
+    path = state_path(out)
     if not path.exists():
         if out.exists():
             raise CollectError(

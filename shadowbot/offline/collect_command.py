@@ -23,6 +23,7 @@ from shadowbot.offline.collect import (
     PAGE_SIZE,
     CollectError,
     Summary,
+    check_arguments,
     collect,
     progress_printer,
 )
@@ -102,6 +103,8 @@ def run_collect(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _collect(settings: Settings, args: argparse.Namespace) -> Summary:
+    # Wrong arguments are said before credentials are asked for.
+    check_arguments(args.repository, args.out, args.since, args.until, args.limit)
     async with aiohttp.ClientSession() as session:
         client = await authenticated_client(session, settings, args.repository)
         return await collect(
