@@ -1,5 +1,5 @@
-"""The collect command as a process: its arguments, its credentials, and a collection killed
-with SIGKILL mid-run that resumes to the very file an uninterrupted one writes."""
+"""The collect command: its arguments, its credentials, and `shadowbot collect` as a process
+killed with SIGKILL mid-run, which resumes to the very file an uninterrupted run writes."""
 
 import argparse
 import asyncio
@@ -19,16 +19,6 @@ from shadowbot.offline.collect_command import (
 from shadowbot.settings import load_settings
 from shadowbot.simulator import Simulator
 from shadowbot.simulator.graphql_seed import seed_history
-
-# What the CLI's `collect` command runs, as a process of its own.
-SCRIPT = """
-import argparse, sys
-from shadowbot.offline.collect_command import add_collect_arguments, run_collect
-from shadowbot.settings import load_settings
-parser = argparse.ArgumentParser(prog="shadowbot collect")
-add_collect_arguments(parser)
-sys.exit(run_collect(load_settings(), parser.parse_args(sys.argv[1:])))
-"""
 
 
 def parser():
@@ -89,8 +79,9 @@ async def collect_process(sim, out, *extra):
     }
     return await asyncio.create_subprocess_exec(
         sys.executable,
-        "-c",
-        SCRIPT,
+        "-m",
+        "shadowbot",
+        "collect",
         REPO,
         "--out",
         str(out),
