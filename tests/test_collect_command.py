@@ -94,6 +94,14 @@ async def collect_process(sim, out, *extra):
     )
 
 
+async def until_pages_are_in(partial):
+    """Until a few pages are in the partial file (the run is well under way)."""
+    for _ in range(3000):
+        if partial.exists() and partial.stat().st_size > 20_000:
+            return
+        await asyncio.sleep(0.01)
+
+
 async def test_killed_mid_run_it_resumes_to_the_file_an_uninterrupted_run_writes(sim, tmp_path):
     whole = tmp_path / "whole.jsonl"
     process = await collect_process(sim, whole)
@@ -104,11 +112,7 @@ async def test_killed_mid_run_it_resumes_to_the_file_an_uninterrupted_run_writes
 
     out = tmp_path / "killed.jsonl"
     process = await collect_process(sim, out)
-    partial = partial_path(out)
-    for _ in range(3000):  # until a few pages are in, then SIGKILL mid-run
-        if partial.exists() and partial.stat().st_size > 20_000:
-            break
-        await asyncio.sleep(0.01)
+    await until_pages_are_in(partial_path(out))
     process.send_signal(signal.SIGKILL)
     await process.wait()
     assert process.returncode == -signal.SIGKILL
@@ -121,3 +125,15 @@ async def test_killed_mid_run_it_resumes_to_the_file_an_uninterrupted_run_writes
     assert out.read_bytes() == whole.read_bytes()
     written = int(stdout.decode().split("(")[1].split()[0])
     assert 0 < written < 400  # the rerun went on from where the killed one stopped
+
+    # Ctrl-C: exit 130, saying how to go on; going on gives the same file again.
+    out = tmp_path / "interrupted.jsonl"
+    process = await collect_process(sim, out)
+    await until_pages_are_in(partial_path(out))
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = await process.communicate()
+    assert process.returncode == 130
+    assert f"interrupted: run the same command again to resume {out}" in stderr.decode()
+    process = await collect_process(sim, out)
+    await process.communicate()
+    assert out.read_bytes() == whole.read_bytes()

@@ -87,6 +87,9 @@ def run_collect(settings: Settings, args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"\ninterrupted: run the same command again to resume {args.out}", file=sys.stderr)
         raise
+    finally:
+        if sys.stderr.isatty():  # end the progress line rewritten in place
+            print(file=sys.stderr)
     print(
         f"{args.out}: {summary.total_records} pull requests ({summary.written} written this"
         f" run, {summary.reverts} reverted); {summary.spending.points} points in"
