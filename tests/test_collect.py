@@ -376,3 +376,17 @@ async def test_without_the_collaborators_permissions_come_from_associations(
     }
     # mallory, a MEMBER who may only read, now reads as write: what associations can say.
     assert seen["mallory"] == "write" and seen["dave"] == "none"
+
+
+async def test_base_takes_only_the_pull_requests_into_that_branch(sim, client, fake_time, tmp_path):
+    records = generate(12)
+    for record in records[::4]:
+        record["base"] = "release-24.05"
+    seed(sim, records)
+    out = tmp_path / "release.jsonl"
+
+    await run(client, out, fake_time, base="release-24.05", page_size=2)
+
+    header, got = written(out)
+    assert [normalized(r) for r in got] == expected(records[::4])
+    assert header["base"] == "release-24.05"
