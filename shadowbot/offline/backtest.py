@@ -382,7 +382,6 @@ class Backtest:
         self._active = tuple(self.rules)
 
     def add(self, record: HistoryRecord) -> None:
-        self.records += 1
         results = judge(
             record,
             self.repository,
@@ -392,6 +391,15 @@ class Backtest:
             self.mergers,
             self.skip_unchanged,
         )
+        self.tally(record.number, results)
+        for observe in self.observers:
+            observe(record, results)
+
+    def tally(self, pr: int, results: Iterable[RuleResult]) -> None:
+        """Count one more record, PR ``pr``, with its judged rules' results (those of
+        rules still judged: :meth:`judging`). Results with nothing to count (no claim,
+        no miss, no error) may be left out."""
+        self.records += 1
         quarantined = False
         for result in results:
             report = self.reports[result.rule.name]
@@ -399,15 +407,17 @@ class Backtest:
             if result.errors:
                 ledger.errors += result.errors
                 if ledger.first_error is None:
-                    ledger.first_error = (record.number, result.first_error)
-                quarantined |= self._count_failure(report, record.number, result)
+                    ledger.first_error = (pr, result.first_error)
+                quarantined |= self._count_failure(report, pr, result)
             ledger.missed += result.missed
             if result.settlement is not None:
-                ledger.record(result.settlement, record.number)
+                ledger.record(result.settlement, pr)
         if quarantined:
             self._active = tuple(r for r in self._active if not self.reports[r.name].quarantined)
-        for observe in self.observers:
-            observe(record, results)
+
+    def judging(self, rule: Rule) -> bool:
+        """Whether ``rule`` is still judged (not quarantined)."""
+        return self.reports[rule.name].quarantined is None
 
     def _count_failure(self, report: RuleReport, pr: int, result: RuleResult) -> bool:
         """Count a PR on which the rule failed; whether that quarantines it."""

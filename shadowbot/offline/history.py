@@ -320,6 +320,20 @@ def _check_timeline(events: tuple[Event, ...]) -> None:
         merged = merged or event.type == "merged"
 
 
+class LineParser:
+    """Parses the lines of one history, one at a time (see :meth:`HistoryReader.lines`)."""
+
+    def __init__(self) -> None:
+        self._parser = _Parser()
+
+    def parse(self, number: int, line: bytes) -> HistoryRecord | HistoryError:
+        """Line ``number``'s record, or the error that says why it is malformed."""
+        try:
+            return self._parser.record(_decode(line), number)
+        except (_Invalid, ValueError, RecursionError) as exc:
+            return HistoryError(_reason(exc), number)
+
+
 class HistoryReader:
     """Iterate the records of a history file; malformed lines are reported, then skipped.
 
@@ -376,8 +390,21 @@ class HistoryReader:
         return raw
 
     def __iter__(self) -> Iterator[HistoryRecord]:
-        parser = _Parser()
+        parser = LineParser()
         read = 0
+        for number, line in self.lines():
+            record = parser.parse(number, line)
+            if isinstance(record, HistoryError):
+                self.report(record)
+                continue
+            read += 1
+            yield record
+        self.check_read(read)
+
+    def lines(self) -> Iterator[tuple[int, bytes]]:
+        """The header (into :attr:`header`), then each non-blank line with its number:
+        the raw material of :meth:`__iter__`, for a reader that parses only some lines
+        (:mod:`shadowbot.offline.shards`)."""
         # Lines are split as bytes and decoded one by one: a byte that is not UTF-8 spoils
         # its line only.
         with ExitStack() as stack:
@@ -385,17 +412,14 @@ class HistoryReader:
             try:
                 self.header = _read_header(next(lines, b""))
                 for number, line in enumerate(lines, start=2):
-                    if not line.strip():
-                        continue
-                    try:
-                        record = parser.record(_decode(line), number)
-                    except (_Invalid, ValueError, RecursionError) as exc:
-                        self._report(HistoryError(_reason(exc), number))
-                        continue
-                    read += 1
-                    yield record
+                    if line.strip():
+                        yield number, line
             except (OSError, EOFError, zlib.error) as exc:
                 raise HistoryError(f"{self._name}: unreadable: {exc}") from None
+
+    def check_read(self, read: int) -> None:
+        """After the last line: a history whose every record line was malformed (``read``
+        records were valid) is an error."""
         if not read and self.skipped:
             raise HistoryError(
                 f"{self._name}: no line is a pull request record"
@@ -406,7 +430,8 @@ class HistoryReader:
     def _name(self) -> str:
         return "standard input" if self.path == STDIN else str(self.path)
 
-    def _report(self, error: HistoryError) -> None:
+    def report(self, error: HistoryError) -> None:
+        """A malformed line: raised in strict mode, else counted and told ``on_error``."""
         if self.strict:
             raise error
         self.skipped += 1

@@ -19,6 +19,7 @@ from shadowbot.offline.backtest import Backtest, Observer
 from shadowbot.offline.history import STDIN, HistoryReader
 from shadowbot.offline.paths import DirectoryPatterns
 from shadowbot.offline.report import Progress, backtest_as_json, backtest_as_text
+from shadowbot.offline.shards import judge_sharded
 from shadowbot.rules import Rule
 from shadowbot.settings import Settings
 
@@ -116,12 +117,29 @@ def backtest_command(
     fmt: Format = "table",
     progress: Progress | None = None,
     max_errors: int | None = 3,
+    jobs: int = 1,
 ) -> str:
-    """``shadowbot backtest``: the table (or JSON) of every rule's record on the history."""
-    with Engine(rules, settings.rule_timeout) as engine:
-        backtest = new_backtest(engine, settings, max_errors=max_errors)
-        warned: list[str] = []
-        elapsed = judge_history(reader, engine, [backtest], progress, warned.append)
+    """``shadowbot backtest``: the table (or JSON) of every rule's record on the history.
+
+    ``jobs`` above 1 judges the history in that many processes
+    (:mod:`shadowbot.offline.shards`), with the same result; standard input is read by
+    one."""
+    warned: list[str] = []
+    if jobs > 1 and reader.path != STDIN:
+        backtest, elapsed = judge_sharded(
+            reader,
+            rules,
+            settings,
+            lambda engine: new_backtest(engine, settings, max_errors=max_errors),
+            jobs,
+            progress,
+            progress_note,
+            warned.append,
+        )
+    else:
+        with Engine(rules, settings.rule_timeout) as engine:
+            backtest = new_backtest(engine, settings, max_errors=max_errors)
+            elapsed = judge_history(reader, engine, [backtest], progress, warned.append)
     for line in warned:
         to_stderr(line)
     reports = backtest.summary()
