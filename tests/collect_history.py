@@ -109,7 +109,10 @@ def generate(count: int, seed: int = 7, *, phase_from: int | None = None) -> lis
                 tl.add("ready_for_review")
             reviewer = rng.choice([r for r in REVIEWERS if r is not author])
             state = rng.choice(["COMMENTED", "CHANGES_REQUESTED", "APPROVED", "DISMISSED"])
-            tl.add("review", by=reviewer, state=state, commit=rng.choice(heads))
+            reviewed = rng.choice(heads)
+            tl.add("review", by=reviewer, state=state, commit=reviewed)
+            if state in ("APPROVED", "CHANGES_REQUESTED") and rng.random() < 0.3:
+                tl.add("review", by=reviewer, state="DISMISSED", commit=reviewed)
             head = f"{number:04d}{'bcdefg'[step]}"
             heads.append(head)
             tl.add("push", head=head)

@@ -75,7 +75,7 @@ async def test_a_timeline_holds_every_item_the_collector_reads(sim, gql):
     assert kinds == {
         "PullRequestCommit", "PullRequestReview", "IssueComment", "LabeledEvent",
         "UnlabeledEvent", "ReadyForReviewEvent", "ConvertToDraftEvent", "ClosedEvent",
-        "ReopenedEvent", "MergedEvent", "RenamedTitleEvent",
+        "ReopenedEvent", "MergedEvent", "RenamedTitleEvent", "ReviewDismissedEvent",
     }  # fmt: skip
     merged = next(n for n in nodes if n["merged"])
     last = merged["timelineItems"]["nodes"][-2:]

@@ -42,6 +42,7 @@ ITEM_TYPES: tuple[str, ...] = (
     "MERGED_EVENT",
     "RENAMED_TITLE_EVENT",
     "HEAD_REF_FORCE_PUSHED_EVENT",
+    "REVIEW_DISMISSED_EVENT",
 )
 #: GitHub's largest page on any connection.
 MAX_PAGE = 100
@@ -59,8 +60,9 @@ fragment TimelineItem on PullRequestTimelineItems {{
   __typename
   ... on PullRequestCommit {{ pushed: commit {{ id oid committedDate }} }}
   ... on PullRequestReview {{
-    author {ACTOR} authorAssociation state submittedAt createdAt commit {{ oid }}
+    id author {ACTOR} authorAssociation state submittedAt createdAt commit {{ oid }}
   }}
+  ... on ReviewDismissedEvent {{ createdAt previousReviewState review {{ id }} }}
   ... on IssueComment {{ author {ACTOR} authorAssociation body createdAt }}
   ... on LabeledEvent {{ actor {ACTOR} createdAt label {{ name }} }}
   ... on UnlabeledEvent {{ actor {ACTOR} createdAt label {{ name }} }}

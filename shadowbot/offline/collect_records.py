@@ -23,6 +23,10 @@ What GitHub's API gives and how it is read:
   collaborators now (none if not one), when the credentials may read them (push access);
   else it is read from the association (`OWNER` admin, `MEMBER` and `COLLABORATOR` write,
   others none). A merger has at least write.
+- **Dismissals.** GitHub shows a dismissed review as DISMISSED; its `ReviewDismissedEvent`
+  says what it was. The review is written as it was submitted, and the dismissal as a
+  DISMISSED review by the same reviewer on the same commit, when it happened (so an approval
+  counted, and a change request was made, until then).
 - **Titles.** A `RenamedTitleEvent` is an `edited` event with the new title, and the first
   one's previous title is the title the record opens with. A body's edits are not in the
   timeline: the body is the current one.
@@ -157,6 +161,14 @@ def build_record(
     ``items``, all its ``files`` and the check contexts of each commit by oid;
     ``permissions`` by lowered login, when the repository's collaborators could be read."""
     actors = _Actors(pr, items, permissions)
+    reviews = {
+        i["id"]: i for i in items if i.get("__typename") == "PullRequestReview" and "id" in i
+    }
+    dismissed = {
+        i["review"]["id"]: i["previousReviewState"]
+        for i in items
+        if i.get("__typename") == "ReviewDismissedEvent" and i.get("review")
+    }
     created = parse_time(pr["createdAt"])
     merged_at = next(
         (parse_time(i["createdAt"]) for i in items if i.get("__typename") == "MergedEvent"), None
@@ -201,7 +213,7 @@ def build_record(
             clock = at
             timeline.append((at, {"type": "push", "at": show_time(at), "head": oid}))
             continue
-        event = _event(item, kind, actors, pushes, pr)
+        event = _event(item, kind, actors, pushes, pr, reviews, dismissed)
         if event is None:
             continue
         if kind == "LabeledEvent" and at <= created and len(timeline) == 1:
@@ -247,14 +259,22 @@ def _event(
     actors: _Actors,
     pushes: list[tuple[str, datetime]],
     pr: Mapping[str, Any],
+    reviews: Mapping[str, Mapping[str, Any]],
+    dismissed: Mapping[str, str],
 ) -> Json | None:
     head = pushes[-1][0] if pushes else pr.get("headRefOid", "")
-    if kind == "PullRequestReview":
-        if item["state"] not in REVIEW_STATES:
+    if kind in ("PullRequestReview", "ReviewDismissedEvent"):
+        review = item if kind == "PullRequestReview" else reviews.get(item["review"]["id"])
+        if review is None:
             return None
-        commit = (item.get("commit") or {}).get("oid") or head
-        by = actors(item.get("author"), item.get("authorAssociation"))
-        return {"type": "review", "by": by, "state": item["state"], "commit": commit}
+        state = review["state"]
+        if kind == "PullRequestReview":  # as it was submitted, before any dismissal
+            state = dismissed.get(review.get("id", ""), state)
+        if state not in REVIEW_STATES:
+            return None
+        commit = (review.get("commit") or {}).get("oid") or head
+        by = actors(review.get("author"), review.get("authorAssociation"))
+        return {"type": "review", "by": by, "state": state, "commit": commit}
     if kind == "IssueComment":
         by = actors(item.get("author"), item.get("authorAssociation"))
         return {"type": "comment", "by": by, "body": item.get("body") or ""}

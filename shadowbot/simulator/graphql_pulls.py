@@ -4,7 +4,7 @@ commits with their checks, and files at a revision (``Repository.object``).
 A pull request's timeline is put together from what the state keeps: a `PullRequestCommit`
 for each commit, each submitted review, each comment, and the recorded
 :class:`~shadowbot.simulator.models.TimelineEvent` s (labels, drafts, titles, close, reopen,
-merge).
+merge, a review's dismissal).
 A merge or close the state knows of without a recorded event (made through the REST API or
 the scenario driver) still shows, with the merger and without the closer. GitHub lists a
 `ClosedEvent` after the `MergedEvent` of a merged pull request; so does the simulator.
@@ -61,6 +61,7 @@ EVENT_TYPE = {
     "reopened": "ReopenedEvent",
     "merged": "MergedEvent",
     "renamed": "RenamedTitleEvent",
+    "review_dismissed": "ReviewDismissedEvent",
 }
 # The `itemTypes` filter's name of each item type the simulator holds.
 ITEM_TYPE = {
@@ -75,6 +76,7 @@ ITEM_TYPE = {
     "ReopenedEvent": "REOPENED_EVENT",
     "MergedEvent": "MERGED_EVENT",
     "RenamedTitleEvent": "RENAMED_TITLE_EVENT",
+    "ReviewDismissedEvent": "REVIEW_DISMISSED_EVENT",
 }
 PULL, COMMIT = "PR", "C"
 T = TypeVar("T")
@@ -531,6 +533,10 @@ FIELDS: dict[tuple[str, str], Callable[..., Any]] = {
     ("LabeledEvent", "label"): _event_label,
     ("UnlabeledEvent", "label"): _event_label,
     ("MergedEvent", "commit"): _event_commit,
+    ("ReviewDismissedEvent", "previousReviewState"): lambda item, _: item.value.previous,
+    ("ReviewDismissedEvent", "review"): lambda item, _: Item(
+        "PullRequestReview", item.repo, item.pr, item.value.review, item.value.review.user
+    ),
     ("RenamedTitleEvent", "previousTitle"): lambda item, _: item.value.previous,
     ("RenamedTitleEvent", "currentTitle"): lambda item, _: item.value.current,
 }

@@ -345,6 +345,7 @@ union PullRequestTimelineItems =
   | ReadyForReviewEvent
   | RenamedTitleEvent
   | ReopenedEvent
+  | ReviewDismissedEvent
   | UnlabeledEvent
 
 type PullRequestTimelineItemsConnection {
@@ -516,6 +517,14 @@ type HeadRefForcePushedEvent implements Node {
   actor: Actor
   afterCommit: Commit
   createdAt: DateTime!
+}
+
+type ReviewDismissedEvent implements Node {
+  id: ID!
+  actor: Actor
+  createdAt: DateTime!
+  previousReviewState: PullRequestReviewState!
+  review: PullRequestReview
 }
 
 type RenamedTitleEvent implements Node {

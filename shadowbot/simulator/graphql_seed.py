@@ -4,7 +4,9 @@
 Each record becomes a pull request as GitHub would hold it afterwards: a commit per head
 (opened, then each push) at its time, reviews bound to their commits, check runs and statuses
 on their commits, comments, and the timeline events GitHub keeps (labels, drafts, close,
-reopen, merge with a merge commit, a new title). Nothing is sent: no webhook, no rate limit.
+reopen, merge with a merge commit, a new title, a dismissal: a DISMISSED review after the
+reviewer's approval or change request on the same commit dismisses that one). Nothing is
+sent: no webhook, no rate limit.
 
 What GitHub itself would not keep is not kept either: a status's earlier states on the same
 commit (the rollup shows the latest of each context), a check run's earlier results under the
@@ -117,9 +119,16 @@ def _apply(state: State, repo: Repo, pr: PullRequest, event: Mapping[str, Any]) 
         _commit(state, repo, pr, event["head"], at, pr.head_sha)
         _files(pr, event.get("files") or ())
     elif kind == "review" and by is not None:
-        review_state = cast(ReviewState, event["state"])
-        review = Review(state.next_id(), by, review_state, event["commit"], "", at)
-        pr.reviews.append(review)
+        dismissed = _dismissed(pr, by, event) if event["state"] == "DISMISSED" else None
+        if dismissed is not None:
+            dismissal = TimelineEvent(state.next_id(), "review_dismissed", by, at)
+            dismissal.previous, dismissal.review = dismissed.state, dismissed
+            dismissed.state = "DISMISSED"
+            pr.timeline.append(dismissal)
+        else:
+            review_state = cast(ReviewState, event["state"])
+            review = Review(state.next_id(), by, review_state, event["commit"], "", at)
+            pr.reviews.append(review)
     elif kind == "check":
         _check(state, repo, event, at)
     elif kind in ("labeled", "unlabeled"):
@@ -152,6 +161,16 @@ def _apply(state: State, repo: Repo, pr: PullRequest, event: Mapping[str, Any]) 
     elif kind == "reopened":
         pr.state, pr.closed_at = "open", None
         _event(state, pr, "reopened", by or pr.user, at)
+
+
+def _dismissed(pr: PullRequest, by: User, event: Mapping[str, Any]) -> Review | None:
+    """The review a DISMISSED one dismisses: the reviewer's latest approval or change request
+    on the same commit, still standing; None for a review submitted as dismissed."""
+    for review in reversed(pr.reviews):
+        if review.user is by and review.state != "COMMENTED":
+            standing = review.state in ("APPROVED", "CHANGES_REQUESTED")
+            return review if standing and review.commit_id == event["commit"] else None
+    return None
 
 
 def _commit(state: State, repo: Repo, pr: PullRequest, sha: str, at: datetime, parent: str) -> None:

@@ -75,8 +75,8 @@ class Review:
 @dataclass
 class TimelineEvent:
     """A moment of a pull request's life that its other fields do not keep: who labelled,
-    unlabelled, marked ready, converted to draft, retitled, closed, reopened or merged it,
-    and when.
+    unlabelled, marked ready, converted to draft, retitled, closed, reopened or merged it, or
+    dismissed a review, and when.
     GraphQL's `timelineItems` shows them (:mod:`shadowbot.simulator.graphql_pulls`); a
     history seeded into the simulator records them (:mod:`shadowbot.simulator.graphql_seed`).
     """
@@ -91,13 +91,16 @@ class TimelineEvent:
         "reopened",
         "merged",
         "renamed",
+        "review_dismissed",
     ]
     actor: User
     at: datetime
     label: str | None = None
-    # The titles before and after a retitling.
+    # The titles before and after a retitling; a dismissed review's state before.
     previous: str | None = None
     current: str | None = None
+    # The review a dismissal dismissed.
+    review: Review | None = None
 
 
 @dataclass
