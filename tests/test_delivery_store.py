@@ -4,6 +4,8 @@ it, each body decompressing to exactly the bytes received."""
 import asyncio
 import json
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -57,6 +59,27 @@ async def test_a_delivery_sent_twice_in_one_burst_is_stored_once(engine):
     with Session(engine) as session:
         rows = session.exec(select(DeliveryRow)).all()
     assert [(row.delivery_id, row.body()) for row in rows] == [("d-twice", body)]
+
+
+async def test_deliveries_are_stored_while_every_shared_thread_is_busy(engine):
+    # The worker's database calls run in the loop's shared threads; under a burst for many
+    # pull requests all of them may be waiting (for SQLite's write lock, a slow database),
+    # and GitHub gives up on an acknowledgement after 10 s.
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
+    release = threading.Event()
+    busy = loop.run_in_executor(None, release.wait)
+    store = DeliveryStore(engine)
+    store.start()
+    try:
+        stored = store.add(Delivery("d-busy", "ping", None, b"{}"))
+        assert await asyncio.wait_for(stored, 5)
+    finally:
+        release.set()
+        await busy
+        await store.close()
+    with Session(engine) as session:
+        assert [row.delivery_id for row in session.exec(select(DeliveryRow))] == ["d-busy"]
 
 
 async def test_a_batch_that_cannot_be_stored_fails_alone(engine):

@@ -19,6 +19,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -188,6 +189,10 @@ class DeliveryStore(Background):
         self._wakeup = asyncio.Event()
         self.stored = asyncio.Event()  # set whenever new deliveries were committed
         self.last_received = 0.0  # loop time of the latest delivery received
+        #: A thread of its own: the loop's shared threads run the worker's database calls,
+        #: which under a burst for many pull requests may all be waiting (for SQLite's
+        #: write lock, or a slow database), and no acknowledgement may wait behind them.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="delivery-store")
 
     async def add(self, delivery: Delivery) -> bool:
         """Store ``delivery``; ``False`` if it was stored before (a redelivery)."""
@@ -206,7 +211,9 @@ class DeliveryStore(Background):
                 batch = self._queue[: self._max_batch]
                 del self._queue[: len(batch)]
                 try:
-                    fresh = await asyncio.to_thread(self._insert, [d for d, _ in batch])
+                    fresh = await asyncio.get_running_loop().run_in_executor(
+                        self._thread, self._insert, [d for d, _ in batch]
+                    )
                 except Exception as exc:  # the requests in the batch answer 5xx; retried by GitHub
                     log.exception("storing %d deliveries failed", len(batch))
                     for _, future in batch:
@@ -220,6 +227,10 @@ class DeliveryStore(Background):
                     if not future.done():  # its request may be gone: the row is stored
                         future.set_result(delivery.delivery_id in fresh)
                     fresh.discard(delivery.delivery_id)
+
+    async def close(self) -> None:
+        await super().close()
+        self._thread.shutdown(wait=False)  # a batch being inserted still ends its transaction
 
     def _insert(self, deliveries: list[Delivery]) -> set[str]:
         """Insert the new ones in one statement; return the ids that were new.
