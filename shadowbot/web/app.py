@@ -69,7 +69,7 @@ async def webhook(request: web.Request) -> web.Response:
     if not is_handled(event, action):
         metrics.inc("shadowbot_deliveries_total", outcome="ignored")
         return web.json_response({"ignored": f"{event}.{action}"}, status=202)
-    stored = await app[STORE].add(Delivery(delivery_id, event, action, body.decode(), subject))
+    stored = await app[STORE].add(Delivery(delivery_id, event, action, body, subject))
     metrics.inc("shadowbot_deliveries_total", outcome="stored" if stored else "duplicate")
     # Built from bytes: json_response's encoding is a visible share of a burst's time.
     return web.Response(body=STORED if stored else DUPLICATE, status=202, content_type=JSON)

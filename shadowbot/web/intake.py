@@ -170,9 +170,8 @@ class Delivery:
     delivery_id: str
     event: str
     action: str | None
-    #: The body exactly as received. Text is taken too, as its UTF-8 (which is the body
-    #: received, once :func:`read_delivery` has accepted it), but costs a copy each way.
-    body: bytes | str
+    #: The body exactly as received (the bytes its signature covers).
+    body: bytes
     subject: str | None = None
 
 
@@ -267,10 +266,10 @@ class DeliveryStore(Background):
         return fresh
 
 
-def _stored(body: bytes | str) -> bytes:
+def _stored(body: bytes) -> bytes:
     """What the row keeps of a body: about a tenth of its size, so a commit writes and
     waits for that much less (docs/performance.md, "Webhook intake")."""
-    return compress_body(body if isinstance(body, bytes) else body.encode())
+    return compress_body(body)
 
 
 @dataclass(frozen=True)
