@@ -64,7 +64,7 @@ class Claim:
     index: int  # position in the timeline of the event after which the rule claimed
 
 
-@dataclass
+@dataclass(slots=True)
 class _RuleOnPR:
     claim: Claim | None = None
     last: Decision | None = None
@@ -78,7 +78,7 @@ class _RuleOnPR:
     changed: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class _PRState:
     """The mutable replay state of one pull request."""
 
@@ -97,6 +97,12 @@ class _PRState:
     def apply(self, event: Event) -> int:
         """Apply ``event``; the snapshot fields it may have changed (a superset)."""
         kind = event.type
+        if kind == "check":  # half the events: first
+            ci = event.ci
+            if ci is not None and ci.commit == self.head:
+                self.ci[(ci.name, ci.source)] = ci
+                return _CHECK_CHANGED
+            return _TIME_CHANGED
         if kind == "opened" or kind == "push":
             if event.head != self.head:
                 self.ci = {}
@@ -110,10 +116,6 @@ class _PRState:
         elif kind == "review" and event.review is not None:
             self.reviews = (*self.reviews, event.review)
             return _REVIEW_CHANGED
-        elif kind == "check" and event.ci is not None:
-            if event.ci.commit == self.head:
-                self.ci[(event.ci.name, event.ci.source)] = event.ci
-                return _CHECK_CHANGED
         elif kind == "labeled":
             self.labels.add(event.label)
             return _LABELS_CHANGED
