@@ -302,17 +302,26 @@ def judge(
     """Replay one record and settle every rule's claim on it."""
     rules = tuple(rules)
     seen = replay(record, repository, engine, rules, skip_unchanged)
-    merge = next((e for e in record.events if e.type == "merged"), None)
-    reverted = any(e.type == "reverted" for e in record.events)
+    merge = reverted = None
+    for event in record.events:
+        if event.type == "merged":
+            merge = merge or event
+        elif event.type == "reverted":
+            reverted = event
+    # Rules that claimed after the same event share its evidence, hence its settlement.
+    settled: dict[int, Settlement] = {}
     results = []
     for rule in rules:
         on_pr = seen[rule.name]
         settlement = None
         missed = False
-        if on_pr.claim is not None:
-            facts = claim_facts(record, on_pr.claim, mergers)
-            settlement = settle(facts, policy, _END_OF_TIME)
-        elif merge is not None and not reverted:
+        claim = on_pr.claim
+        if claim is not None:
+            settlement = settled.get(claim.index)
+            if settlement is None:
+                facts = claim_facts(record, claim, mergers)
+                settlement = settled[claim.index] = settle(facts, policy, _END_OF_TIME)
+        elif merge is not None and reverted is None:
             missed = on_pr.last is Decision.HOLD and on_pr.last_sha == merge.head
         results.append(
             RuleResult(
