@@ -13,6 +13,7 @@ from shadowbot.github.history_queries import (
     MORE_BATCH,
     PULLS,
     More,
+    blobs_document,
     checks_document,
     codeowners_document,
     more_document,
@@ -31,6 +32,8 @@ def documents():
     mixed = [More(KINDS[i % 3], f"id{i}", f"c{i}") for i in range(MORE_BATCH)]
     yield "more mixed", *more_document(mixed)
     yield "codeowners 1", *codeowners_document(["abc"])
+    document, variables = blobs_document(["b" * 40] * CODEOWNERS_BATCH)
+    yield "blobs", document, {**variables, "owner": "o", "name": "r"}
     document, variables = checks_document(["C_x"] * 100, ["a" * 40] * CODEOWNERS_BATCH)
     yield "checks with codeowners", document, {**variables, "owner": "o", "name": "r"}
     document, variables = codeowners_document(["a" * 40] * CODEOWNERS_BATCH)

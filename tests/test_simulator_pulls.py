@@ -6,9 +6,10 @@ import aiohttp
 import pytest
 from collect_history import CODEOWNERS, REPO, generate, seeded
 
-from shadowbot.github.history_queries import CHECKS, PULLS, codeowners_document
+from shadowbot.github.history_queries import CHECKS, PULLS, blobs_document, codeowners_document
 from shadowbot.simulator import Simulator
 from shadowbot.simulator.graphql_seed import seed_history
+from shadowbot.simulator.state import git_blob_sha
 
 
 @pytest.fixture
@@ -105,8 +106,11 @@ async def test_checks_of_commits_by_id_and_codeowners_at_a_commit(sim, gql):
     document, variables = codeowners_document([pr["baseRefOid"]])
     owners = await gql(document, owner="acme", name="widgets", **variables)
     repository = owners["data"]["repository"]
-    assert repository["c0_0"] == {"text": CODEOWNERS[0]}
+    assert repository["c0_0"] == {"oid": git_blob_sha(CODEOWNERS[0])}
     assert repository["c0_1"] is None
+    document, variables = blobs_document([repository["c0_0"]["oid"]])
+    blobs = await gql(document, owner="acme", name="widgets", **variables)
+    assert blobs["data"]["repository"] == {"b0": {"text": CODEOWNERS[0]}}
 
 
 async def test_an_unknown_repository_is_not_found(sim, gql):

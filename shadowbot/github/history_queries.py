@@ -17,8 +17,9 @@ Where the points go (GitHub charges one request per connection per parent object
   aliased in one query: ``1 + k`` requests, 1 point.
 - :data:`COLLABORATORS`: the repository's collaborators and their permissions, once a run,
   1 point per 100 (GitHub shows them only to credentials with push access).
-- :func:`codeowners_document`: CODEOWNERS at given commits, aliased ``object`` fields, no
-  connection: 1 point for up to 100 commits.
+- :func:`codeowners_document`: which CODEOWNERS blob is at given commits, aliased ``object``
+  fields, no connection: 1 point for up to 100 commits; :func:`blobs_document` the text of
+  each blob not seen yet, as seldom as the file changes.
 """
 
 from __future__ import annotations
@@ -195,8 +196,10 @@ CODEOWNERS_PATHS: tuple[str, ...] = (".github/CODEOWNERS", "CODEOWNERS", "docs/C
 
 
 def codeowners_document(oids: Sequence[str]) -> tuple[str, dict[str, str]]:
-    """One query for the CODEOWNERS files at each of the commits ``oids``: alias ``c{i}_{j}``
-    is location ``j`` of :data:`CODEOWNERS_PATHS` at commit ``i`` (null when absent)."""
+    """One query for the CODEOWNERS files at each of the commits ``oids``, as blob ids (the
+    text, the same at most commits, is asked for once by :func:`blobs_document`): alias
+    ``c{i}_{j}`` is location ``j`` of :data:`CODEOWNERS_PATHS` at commit ``i`` (null when
+    absent)."""
     parameters, body, variables = _codeowners_parts(oids)
     document = (
         f"query CollectCodeowners($owner: String!, $name: String!, {parameters}) {{\n"
@@ -220,11 +223,26 @@ def checks_document(ids: Sequence[str], oids: Sequence[str] = ()) -> tuple[str, 
     return document, {"ids": list(ids), **variables}
 
 
+def blobs_document(oids: Sequence[str]) -> tuple[str, dict[str, str]]:
+    """One query for the text of each of the blobs ``oids``: alias ``b{i}``."""
+    if not 0 < len(oids) <= CODEOWNERS_BATCH:
+        raise ValueError(f"between 1 and {CODEOWNERS_BATCH} blobs at a time, not {len(oids)}")
+    parameters = ", ".join(f"$b{i}: GitObjectID!" for i in range(len(oids)))
+    fields = "\n".join(
+        f"    b{i}: object(oid: $b{i}) {{ ... on Blob {{ text }} }}" for i in range(len(oids))
+    )
+    document = (
+        f"query CollectBlobs($owner: String!, $name: String!, {parameters}) {{\n"
+        f"  repository(owner: $owner, name: $name) {{\n{fields}\n  }}\n  {RATE_LIMIT}\n}}\n"
+    )
+    return document, {f"b{i}": oid for i, oid in enumerate(oids)}
+
+
 def _codeowners_parts(oids: Sequence[str]) -> tuple[str, str, dict[str, str]]:
     if not 0 < len(oids) <= CODEOWNERS_BATCH:
         raise ValueError(f"between 1 and {CODEOWNERS_BATCH} commits at a time, not {len(oids)}")
     fields = [
-        f"    c{i}_{j}: object(expression: $e{i}_{j}) {{ ... on Blob {{ text }} }}"
+        f"    c{i}_{j}: object(expression: $e{i}_{j}) {{ ... on Blob {{ oid }} }}"
         for i in range(len(oids))
         for j in range(len(CODEOWNERS_PATHS))
     ]

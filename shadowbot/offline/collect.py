@@ -4,10 +4,11 @@ as a history (docs/history-format.md) for the backtest.
 Pull requests are read newest-updated first, a page at a time (:mod:`shadowbot.github.
 history_queries`); for each page the collector fetches what overflowed (timelines over 100
 items, over 100 files, over 100 checks on a commit), the checks of every head and the
-CODEOWNERS at each base commit, then appends the page's records to ``FILE.partial`` and
-saves its place in ``FILE.collect.json`` (the cursor, the partial file's length). Killed at
-any moment, a rerun cuts the partial file back to the length saved and goes on from the
-cursor saved: no pull request is written twice or lost. When the pages are done, the
+CODEOWNERS at each base commit (which blob, and each blob's text once), then appends the
+page's records to ``FILE.partial`` and saves its place in ``FILE.collect.json`` (the cursor,
+the partial file's length). Killed at any moment, a rerun cuts the partial file back to
+the length saved and goes on from the cursor saved: no pull request is written twice or
+lost. When the pages are done, the
 records so far (``FILE`` from an earlier run) and the new ones are merged, a record
 fetched again replacing the old one; reverts are worked out over all of them; and ``FILE``
 is replaced at once (a temporary file renamed), records ordered by the time their timeline
@@ -348,7 +349,11 @@ class _Collector:
         self.filters = filters
         self.runner = runner
         self.page_size = self.full_page = max(1, min(page_size, queries.MAX_PAGE))
+        #: The CODEOWNERS blob at each base commit (None: no CODEOWNERS), each blob's text,
+        #: and a lookup of owners by path for each blob.
         self.codeowners: dict[str, str | None] = {}
+        self._texts: dict[str, str | None] = {}
+        self._owners_by_text: dict[str, Callable[[str], list[str]]] = {}
         self.permissions: dict[str, str] | None = None
         self.written = 0
         self._overloads = 0
@@ -481,6 +486,7 @@ class _Collector:
         bases = {node["baseRefOid"] for node in nodes}
         checks = await self._checks(commits, bases)
         await self._load_codeowners(bases)
+        await self._load_blobs()
         return [
             build_record(
                 node,
@@ -593,13 +599,35 @@ class _Collector:
         return sorted(oid for oid in oids if oid and oid not in self.codeowners)
 
     def _take_codeowners(self, data: Json, oids: list[str]) -> None:
+        """The CODEOWNERS blob at each of ``oids`` (the first location GitHub reads)."""
         repository = data.get("repository") or {}
         for i, oid in enumerate(oids):
-            texts = (
-                (repository.get(f"c{i}_{j}") or {}).get("text")
+            blobs = (
+                (repository.get(f"c{i}_{j}") or {}).get("oid")
                 for j in range(len(queries.CODEOWNERS_PATHS))
             )
-            self.codeowners[oid] = next((t for t in texts if t is not None), None)
+            self.codeowners[oid] = next((b for b in blobs if b is not None), None)
+
+    async def _load_blobs(self) -> None:
+        """The text of every CODEOWNERS blob not read yet."""
+        known = self._texts
+        missing = sorted({b for b in self.codeowners.values() if b and b not in known})
+        batch = queries.CODEOWNERS_BATCH
+        while missing:
+            wanted, rest = missing[:batch], missing[batch:]
+            document, variables = queries.blobs_document(wanted)
+            variables = {**variables, "owner": self.owner, "name": self.name}
+            try:
+                data = await self.runner.run("blobs", document, variables)
+            except Overloaded as exc:
+                if batch == 1:
+                    self._overloaded(exc)
+                batch = max(1, batch // 2)
+                continue
+            missing = rest
+            repository = data.get("repository") or {}
+            for i, blob in enumerate(wanted):
+                known[blob] = (repository.get(f"b{i}") or {}).get("text")
 
     async def _load_codeowners(self, oids: set[str]) -> None:
         """CODEOWNERS at the commits ``oids`` not known yet."""
@@ -620,15 +648,25 @@ class _Collector:
             self._take_codeowners(data, wanted)
 
     def _owners(self, oid: str) -> Callable[[str], list[str]] | None:
-        text = self.codeowners.get(oid)
-        if text is None:
+        """The owners of a path by the CODEOWNERS at ``oid``. Each text is parsed once and
+        each path looked up once in it: every pull request has a base of its own, but the
+        file changes seldom, and a large one has thousands of patterns to try."""
+        blob = self.codeowners.get(oid)
+        text = self._texts.get(blob) if blob else None
+        if blob is None or text is None:
             return None
-        parsed = parse_codeowners(text)
+        found = self._owners_by_text.get(blob)
+        if found is None:
+            parsed = parse_codeowners(text)
+            cache: dict[str, list[str]] = {}
 
-        def owners(path: str) -> list[str]:
-            return [f"@{o}" if "/" in o else o for o in parsed.owners_of(path)]
+            def owners(path: str) -> list[str]:
+                if path not in cache:
+                    cache[path] = [f"@{o}" if "/" in o else o for o in parsed.owners_of(path)]
+                return list(cache[path])
 
-        return owners
+            found = self._owners_by_text[blob] = owners
+        return found
 
     # --- the end ---
 

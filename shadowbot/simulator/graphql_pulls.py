@@ -195,6 +195,16 @@ def _commits(context: Context) -> dict[str, CommitNode]:
     return _cached(context, "commits", build)
 
 
+def _blobs(context: Context, repo: Repo) -> dict[str, BlobNode]:
+    """Every file text of the repository's trees by its blob id."""
+
+    def build() -> dict[str, BlobNode]:
+        texts = {id(text): text for tree in repo.trees.values() for text in tree.values()}
+        return {git_blob_sha(text): BlobNode(text) for text in texts.values()}
+
+    return _cached(context, f"blobs:{repo.id}", build)
+
+
 def _comments(context: Context, repo: Repo) -> dict[int, list[Comment]]:
     def build() -> dict[int, list[Comment]]:
         found: dict[int, list[Comment]] = {}
@@ -245,12 +255,12 @@ def _object(
     expression: str | None = None,
     oid: str | None = None,
 ) -> object | None:
-    """A file at a revision (`rev:path`), or a commit (`rev`, or `oid`)."""
+    """A file at a revision (`rev:path`); a commit or a file by its id (`rev`, or `oid`)."""
     context: Context = info.context
     revision, _, path = (expression or oid or "").partition(":")
     sha = repo.branches.get(revision, revision)
     if not path:
-        return _commits(context).get(sha)
+        return _commits(context).get(sha) or _blobs(context, repo).get(sha)
     text = repo.trees.get(sha, {}).get(path)
     return None if text is None else BlobNode(text)
 
