@@ -9,6 +9,7 @@ warnings about malformed lines must be those of a single process.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from shadowbot import checks as c
 from shadowbot.errors import HistoryError
 from shadowbot.offline import shards
 from shadowbot.offline.history import HistoryReader
+from shadowbot.offline.report import Progress
 from shadowbot.offline.run import backtest_command
 from shadowbot.resources import bundled_path
 from shadowbot.rules import Rule, load_rules
@@ -153,3 +155,16 @@ def test_small_batches_interleave_every_shard(history, monkeypatch):
     one, _ = run(history, 1)
     two, _ = run(history, 2)
     assert without_time(two, "json") == without_time(one, "json")
+
+
+def test_the_progress_bar_never_goes_back(history):
+    stream = io.StringIO()
+    progress = Progress(stream=stream, enabled=True)
+    reader = HistoryReader(history)
+    backtest_command(
+        reader, load_rules(bundled_path("rules")), load_settings({}), "table", progress, jobs=2
+    )
+    shown = [
+        int(part.split("%")[0].split()[-1]) for part in stream.getvalue().split("\r") if "%" in part
+    ]
+    assert shown == sorted(shown) and shown[-1] == 100

@@ -360,10 +360,12 @@ class HistoryReader:
     @property
     def fraction_read(self) -> float:
         """How far through the file the reader is, from 0 to 1 (for progress bars); 0 when
-        the size is not known (standard input)."""
+        the size is not known (standard input), 1 once the file is read and closed."""
         raw = self._raw
-        if raw is None or raw.closed or self.path == STDIN:
+        if raw is None or self.path == STDIN:
             return 0.0
+        if raw.closed:
+            return 1.0
         return min(1.0, raw.tell() / self._size) if self._size else 1.0
 
     def _open(self, stack: ExitStack) -> io.BufferedIOBase:
