@@ -9,7 +9,8 @@ not (labels, the description, the time, code owners) or fail now and then.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import copy
+from dataclasses import asdict, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -173,3 +174,17 @@ def test_the_replay_builds_snapshots_equal_to_constructed_ones():
             values = {name: getattr(snapshot, name) for name in FIELDS}
             assert snapshot == Snapshot(**values)
             assert set(vars(snapshot)) >= set(FIELDS)
+
+
+def test_replacing_or_copying_a_traced_snapshot_reads_everything():
+    record = next(iter(HistoryReader(HISTORY)))
+    _, snapshot = next(snapshots(record, "example/pkgs"))
+    view = traced(snapshot)
+    changed = replace(view, title="other")
+    assert changed.title == "other" and changed.files == snapshot.files
+    assert changed.approvers_on_head == snapshot.approvers_on_head
+    assert read_of(view) == ALL & ~BITS["title"]  # every field but the one replaced
+    for duplicate in (copy.copy, copy.deepcopy):
+        view = traced(snapshot)
+        assert type(duplicate(view)) is Snapshot and duplicate(view) == snapshot
+        assert read_of(view) == ALL

@@ -7,9 +7,10 @@ fields are fetched from the real one on first read, noting the field's name; lat
 of the same field are plain attribute reads. A derived view (``approvers_on_head``) is
 taken from the real snapshot, computed once for all rules, and noted as the fields it is
 computed from. Methods (``owners_of``) run on the traced snapshot, so what they read is
-noted too. The note is exact for anything a rule can reach through attributes; only a
-rule reading the instance's ``__dict__`` directly would not be seen (and would find it
-incomplete).
+noted too; ``dataclasses.replace``, ``copy`` and ``repr`` read every field. The note is
+exact for anything a rule can reach through attributes; only a rule reading the
+instance's ``__dict__`` directly would not be seen (and would find it incomplete).
+A rule that keeps state between evaluations is not pure, and may be skipped wrongly.
 """
 
 from __future__ import annotations
@@ -62,10 +63,20 @@ class _Noted:
 
 
 class Traced(Snapshot):
-    """A snapshot that notes what is read of it. Made by :func:`traced` only."""
+    """A snapshot that notes what is read of it. Made by :func:`traced`."""
 
-    def __init__(self) -> None:  # pragma: no cover - never called
-        raise TypeError("use traced()")
+    def __init__(self, **values: Any) -> None:
+        # ``dataclasses.replace(pr, ...)`` lands here, having read every field of ``pr``:
+        # a traced view of the new snapshot, whose reads are its own.
+        state = self.__dict__
+        state["_base"] = Snapshot(**values)
+        state["_read"] = 0
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        # copy, deepcopy and pickle read everything, and give a plain snapshot.
+        state = self.__dict__
+        state["_read"] = ALL
+        return state["_base"].__reduce_ex__(protocol)
 
 
 _VIEWS = [name for name, value in vars(Snapshot).items() if isinstance(value, memo)]
