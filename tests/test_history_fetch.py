@@ -86,3 +86,22 @@ async def test_a_dropped_connection_is_retried_with_backoff_then_given_up():
     runner = QueryRunner(Client(*drops(6), DATA), clock=time, sleep=time.sleep)
     with pytest.raises(GitHubUnavailable):
         await runner.run("pulls", "query { x }", {})
+
+
+async def test_no_more_than_2000_points_in_a_minute():
+    time = Time()
+    big = {"rateLimit": {"cost": 700, "remaining": 4000, "resetAt": "2024-01-01T01:00:00Z"}}
+    client = Client(big, big, big, big)
+    waits = []
+    runner = QueryRunner(
+        client, clock=time, sleep=time.sleep, on_wait=lambda s, why: waits.append(why)
+    )
+
+    for _ in range(4):
+        await runner.run("pulls", "query { x }", {})
+        time.now += 5
+
+    # 700 at 0 s, 700 at 5 s; a third at 10 s would make 2,100 in a minute: it waits until
+    # the first is a minute old (and a second more). By then the second one has gone too.
+    assert waits == ["GitHub's 2,000 points a minute"]
+    assert time.slept == [pytest.approx(51.0)]

@@ -7,10 +7,10 @@ the last query of its kind cost), sleeps until ``resetAt``. A query GitHub refus
 https://docs.github.com/en/graphql/overview/rate-limits-and-query-limits-for-the-graphql-api
 
 A 502 or 504 (GitHub's answer to a query that took too long), an error saying the query timed
-out, and a timeout of the request are raised as
-:class:`Overloaded` for the caller to retry with a smaller page. Queries are sent one at a
-time, so the secondary limits (100 concurrent requests, 2,000 points a minute) are kept by
-construction: a page costs one or two points.
+out, and a timeout of the request are raised as :class:`Overloaded` for the caller to retry
+with a smaller page. Queries are sent one at a time, well within the secondary limit of 100
+concurrent requests; the points of the last minute are counted, and a query that would pass
+2,000 waits for the oldest to be a minute old.
 
 The clock and the sleep are injectable, so tests wait out a reset without waiting.
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,9 @@ from shadowbot.errors import ShadowbotError
 from shadowbot.github.client import GitHubClient, GitHubUnavailable
 from shadowbot.github.pacing import RateLimited
 
+#: GitHub's secondary limit on GraphQL points a minute:
+#: https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits
+POINTS_PER_MINUTE = 2000
 #: Slack after a reset before the next query: clocks differ a little.
 RESET_SLACK = 1.0
 #: A spent limit with no reset time known is tried again after this long.
@@ -78,6 +82,8 @@ class QueryRunner:
         self.on_wait = on_wait
         self.spending = Spending()
         self._last_cost: dict[str, int] = {}
+        #: (when, points) of the queries of the last minute.
+        self._recent: deque[tuple[float, int]] = deque()
 
     async def run(self, kind: str, document: str, variables: dict[str, Any]) -> dict[str, Any]:
         """The ``data`` of ``document``; ``kind`` names the query for its expected cost."""
@@ -108,6 +114,7 @@ class QueryRunner:
             return data
 
     async def _afford(self, cost: int) -> None:
+        await self._within_the_minute(cost)
         spending = self.spending
         if spending.remaining is None or spending.remaining >= cost:
             return
@@ -134,6 +141,18 @@ class QueryRunner:
             raise Overloaded(message) from exc
         raise QueryFailed(message or str(exc)) from exc
 
+    async def _within_the_minute(self, cost: int) -> None:
+        """Wait until the points spent in the last minute leave room for ``cost``."""
+        recent = self._recent
+        while recent and recent[0][0] <= self.clock() - 60.0:
+            recent.popleft()
+        spent = sum(points for _, points in recent)
+        while recent and spent + cost > POINTS_PER_MINUTE:
+            at, points = recent.popleft()
+            spent -= points
+            if spent + cost <= POINTS_PER_MINUTE:
+                await self._wait_until(at + 60.0, "GitHub's 2,000 points a minute")
+
     async def _wait_until(self, until: float, why: str) -> None:
         seconds = max(0.0, until - self.clock()) + RESET_SLACK
         if self.on_wait is not None:
@@ -149,6 +168,7 @@ class QueryRunner:
         cost = rate.get("cost")
         if isinstance(cost, int):
             spending.points += cost
+            self._recent.append((self.clock(), cost))
             self._last_cost[kind] = max(cost, 1)
         remaining = rate.get("remaining")
         if isinstance(remaining, int):
