@@ -14,9 +14,11 @@ from collect_history import CODEOWNERS, REPO, expected, generate, normalized, se
 from shadowbot.core.engine import Engine
 from shadowbot.github import history_queries as queries
 from shadowbot.github.client import GitHubClient
+from shadowbot.github.history_fetch import Spending
 from shadowbot.metrics import Metrics
 from shadowbot.offline.collect import (
     CollectError,
+    Progress,
     collect,
     partial_path,
     state_path,
@@ -390,3 +392,22 @@ async def test_base_takes_only_the_pull_requests_into_that_branch(sim, client, f
     header, got = written(out)
     assert [normalized(r) for r in got] == expected(records[::4])
     assert header["base"] == "release-24.05"
+
+
+def test_the_time_left_goes_by_the_updates_to_the_stop_time_or_by_githubs_count():
+    spending = Spending(points=20, queries=10, remaining=4000, reset_at=5000.0)
+    by_count = Progress("o/r", 900, 10_000, spending, 60.0, 1000.0, 1000, 1000)
+    assert by_count.seconds_left() == pytest.approx(60.0 * 9)  # 9,000 to go at 1,000 a minute
+    line = by_count.line()
+    assert line == (
+        "collect o/r: 900 PRs of at most 10,000, 20 points spent (4,000 left until the reset),"
+        " about 9 min left"
+    )
+    # An incremental run stops at the last run's newest update: a quarter of the way there in
+    # a minute, since this process began at a tenth, is 0.75 / 0.15 minutes to go.
+    by_time = Progress("o/r", 50, 10_000, spending, 60.0, 1000.0, 50, 50, 0.25, 0.10)
+    assert by_time.seconds_left() == pytest.approx(60.0 * 0.75 / 0.15)
+    # Points that will not last until the end add the wait for the reset.
+    short = Spending(points=2000, queries=100, remaining=100, reset_at=4600.0)
+    waiting = Progress("o/r", 1000, 2000, short, 60.0, 1000.0, 1000, 1000)
+    assert waiting.seconds_left() == pytest.approx(60.0 + 3600.0)

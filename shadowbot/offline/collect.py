@@ -99,22 +99,40 @@ class Progress:
     """Where a collection is, for a progress line."""
 
     repository: str
+    #: Pull requests written in this run (since it began, resumptions included).
     done: int
+    #: Pull requests GitHub lists (into the base branch), an upper bound.
     total: int | None
     spending: Spending
+    #: Seconds since this process began collecting, and the clock now.
     elapsed: float
     now: float
+    #: Pull requests read in this run, and by this process.
+    scanned: int = 0
+    scanned_here: int = 0
+    #: When the run stops at a time (--since, or the last run's watermark): how far from the
+    #: newest update to that time the pages have come, now and when this process began.
+    fraction: float | None = None
+    first_fraction: float = 0.0
 
     def seconds_left(self) -> float | None:
-        """Time to go at the pace so far, plus a wait for the reset if the points left will
-        not last (an estimate: ``total`` counts every pull request, filters aside)."""
-        if not self.done or self.total is None:
+        """Time to go at this process's pace so far, plus a wait for the reset if the points
+        left will not last. Through the updates down to the stop time when there is one,
+        else through GitHub's count of pull requests."""
+        if not self.scanned_here or not self.elapsed:
             return None
-        left = max(self.total - self.done, 0)
-        seconds = self.elapsed / self.done * left
-        points_needed = self.spending.points / self.done * left
+        if self.fraction is not None:
+            covered = self.fraction - self.first_fraction
+            if covered <= 0:
+                return None
+            share = (1.0 - self.fraction) / covered
+        elif self.total is not None:
+            share = max(self.total - self.scanned, 0) / self.scanned_here
+        else:
+            return None
+        seconds = self.elapsed * share
         spending = self.spending
-        if spending.remaining is not None and points_needed > spending.remaining:
+        if spending.remaining is not None and spending.points * share > spending.remaining:
             if spending.reset_at is not None:
                 seconds += max(spending.reset_at - self.now, 0.0)
         return seconds
@@ -178,6 +196,8 @@ class _Run:
     permissions: dict[str, str] | None = None
     #: Stopped by --limit before the older pull requests.
     limited: bool = False
+    #: Pull requests read (written or not).
+    scanned: int = 0
 
     def as_json(self) -> Json:
         return {
@@ -189,6 +209,7 @@ class _Run:
             "asked_collaborators": self.asked_collaborators,
             "permissions": self.permissions,
             "limited": self.limited,
+            "scanned": self.scanned,
         }
 
 
@@ -247,7 +268,18 @@ async def collect(
         if progress is not None and state.run is not None:
             now = clock()
             progress(
-                Progress(repository, state.run.done, total, runner.spending, now - started, now)
+                Progress(
+                    repository,
+                    state.run.done,
+                    total,
+                    runner.spending,
+                    now - started,
+                    now,
+                    state.run.scanned,
+                    collector.scanned_here,
+                    collector.fraction,
+                    collector.first_fraction or 0.0,
+                )
             )
 
     try:
@@ -356,6 +388,10 @@ class _Collector:
         self._owners_by_text: dict[str, Callable[[str], list[str]]] = {}
         self.permissions: dict[str, str] | None = None
         self.written = 0
+        #: Progress: pull requests read by this process; how far through the updates.
+        self.scanned_here = 0
+        self.fraction: float | None = None
+        self.first_fraction: float | None = None
         self._overloads = 0
         self._successes = 0
 
@@ -387,8 +423,10 @@ class _Collector:
             if run.top is None and nodes:
                 run.top = max(node["updatedAt"] for node in nodes)
             wanted: list[Json] = []
+            stop = max(filter(None, (stop_before, self.filters.since)), default=None)
             for node in nodes:
                 updated = parse_time(node["updatedAt"])
+                self._track(run, updated, stop)
                 if (stop_before and updated < stop_before) or (
                     self.filters.since and updated < self.filters.since
                 ):
@@ -422,6 +460,17 @@ class _Collector:
             if after_page is not None:
                 after_page(pages)
         return fetched
+
+    def _track(self, run: _Run, updated: datetime, stop: datetime | None) -> None:
+        run.scanned += 1
+        self.scanned_here += 1
+        if stop is None or run.top is None:
+            return
+        span = (parse_time(run.top) - stop).total_seconds()
+        gone = (parse_time(run.top) - updated).total_seconds()
+        self.fraction = min(max(gone / span, 0.0), 1.0) if span > 0 else 1.0
+        if self.first_fraction is None:
+            self.first_fraction = self.fraction
 
     async def _pulls(self, cursor: str | None) -> Json:
         while True:
