@@ -298,8 +298,10 @@ def judge(
     policy: Policy,
     mergers: frozenset[str] = frozenset(),
     skip_unchanged: bool = True,
+    every_rule: bool = True,
 ) -> list[RuleResult]:
-    """Replay one record and settle every rule's claim on it."""
+    """Replay one record and settle every rule's claim on it. Without ``every_rule``,
+    only the results with something to count (a claim, a miss, an error) are returned."""
     rules = tuple(rules)
     seen = replay(record, repository, engine, rules, skip_unchanged)
     merge = reverted = None
@@ -323,6 +325,8 @@ def judge(
                 settlement = settled[claim.index] = settle(facts, policy, _END_OF_TIME)
         elif merge is not None and reverted is None:
             missed = on_pr.last is Decision.HOLD and on_pr.last_sha == merge.head
+        if not (every_rule or settlement is not None or missed or on_pr.errors):
+            continue
         results.append(
             RuleResult(
                 rule,
@@ -409,6 +413,7 @@ class Backtest:
             self.policy,
             self.mergers,
             self.skip_unchanged,
+            every_rule=bool(self.observers),
         )
         self.tally(record.number, results)
         for observe in self.observers:
