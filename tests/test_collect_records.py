@@ -3,13 +3,8 @@ force-push, rebased commits dated before the pull request, a merge's ClosedEvent
 its MergedEvent, a deleted account, checks finishing after the merge, every check conclusion,
 and reverts named in other ways."""
 
-from shadowbot.offline.collect_records import (
-    build_record,
-    heads,
-    outline,
-    revert_events,
-    with_revert,
-)
+from shadowbot.offline.collect_records import build_record, heads
+from shadowbot.offline.collect_reverts import outline, revert_events, with_revert
 
 ALICE = {"__typename": "User", "login": "alice"}
 
