@@ -30,6 +30,7 @@ import contextlib
 import multiprocessing
 import signal
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -210,7 +211,8 @@ def judge_sharded(
     """The backtest of ``reader``'s history by ``jobs`` processes, and the seconds it took:
     the same as :func:`~shadowbot.offline.run.judge_history` with one backtest of
     ``new_backtest(engine)`` (without observers). Standard input cannot be read twice:
-    give a file."""
+    give a file. The shards are forked: call it from a process without other threads
+    (a lock held by another thread at the fork would stay held in the shard)."""
     if reader.path == STDIN:
         raise ValueError("a sharded backtest reads a file, not standard input")
     started = time.monotonic()
@@ -234,7 +236,13 @@ def judge_sharded(
                 ),
                 daemon=True,
             )
-            process.start()
+            with warnings.catch_warnings():
+                # Python 3.12+ warns about forking a process with threads: a lock another
+                # thread holds would stay held in the child. The command-line process has
+                # none at this point (the engine's watchdog starts below); a program
+                # embedding this one is told by the docstring.
+                warnings.filterwarnings("ignore", "This process .* is multi-threaded")
+                process.start()
             sender.close()
             shards.append((process, receiver))
         with Engine(rules, settings.rule_timeout) as engine:
