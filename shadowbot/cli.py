@@ -104,6 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="judge a rule no more once it raised or ran out of time on N PRs (default 3;"
         " a rule that runs out of time is quarantined at its first)",
     )
+    backtest.add_argument(
+        "--jobs",
+        type=_at_least_one,
+        default=1,
+        metavar="N",
+        help="judge the history in N processes, with the same result (a file; standard input"
+        " is read by one)",
+    )
     focus = backtest.add_mutually_exclusive_group()
     focus.add_argument(
         "--explain",
@@ -317,7 +325,7 @@ def run_backtest(settings: Settings, args: argparse.Namespace) -> int:
             )
         else:
             text = backtest_command(
-                reader, rule_sets[0], settings, args.format, progress, args.max_errors
+                reader, rule_sets[0], settings, args.format, progress, args.max_errors, args.jobs
             )
     finally:
         finish()

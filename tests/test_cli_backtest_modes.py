@@ -109,3 +109,16 @@ def test_a_directory_pattern_without_its_slash_is_warned_about(tmp_path, capsys)
     assert "python-modules@1" in err
     assert "write 'pkgs/development/python-modules/'" in err
     assert "python-modules" in out  # the table is still printed, on standard output
+
+
+def test_two_jobs_give_the_table_one_gives(tmp_path, capsys):
+    bundled = str(Path(__file__).parent.parent / "examples" / "history.jsonl.gz")
+    one = run(capsys, "backtest", bundled, "--scratch")
+    two = run(capsys, "backtest", bundled, "--scratch", "--jobs", "2")
+    assert one[0] == two[0] == 0
+    drop_timing = [line for line in one[1].splitlines() if "backtested in" not in line]
+    assert drop_timing == [line for line in two[1].splitlines() if "backtested in" not in line]
+    with pytest.raises(SystemExit) as exited:
+        run(capsys, "backtest", bundled, "--jobs", "0")
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and "--jobs" in err and "at least 1" in err
