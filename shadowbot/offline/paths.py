@@ -69,11 +69,21 @@ class DirectoryPatterns:
         ]
         self._open = list(self._patterns)
 
-    def see(self, path: str) -> None:
+    @property
+    def all_seen(self) -> bool:
+        """Whether every slash-less pattern has been found to name a directory (nothing
+        more to look for)."""
+        return not self._open
+
+    def see(self, path: str) -> bool:
+        """Look at one path of the history; whether it was the first below some pattern."""
+        first = False
         for pattern in tuple(self._open):
             if pattern.below.match(path):
                 pattern.example = path
                 self._open.remove(pattern)
+                first = True
+        return first
 
     def see_record(self, record: HistoryRecord) -> None:
         """Every path a record's changed files touch (a rename's old path too)."""

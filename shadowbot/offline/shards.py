@@ -129,17 +129,12 @@ def _first_matches(directories: DirectoryPatterns, record: HistoryRecord) -> tup
     """The record's paths that were the first to match some slash-less pattern, in the
     order :meth:`DirectoryPatterns.see_record` sees them: handed to the caller's watcher
     in the order of the records, they give it the examples one process would have."""
-    still_open = directories._open  # the patterns no path has matched yet
-    if not still_open:
+    if directories.all_seen:
         return ()
     found = []
     for event in record.events:
         for change in event.files or ():
-            for path in change.paths:
-                before = len(still_open)
-                directories.see(path)
-                if len(still_open) != before:
-                    found.append(path)
+            found += [path for path in change.paths if directories.see(path)]
     return tuple(found)
 
 
