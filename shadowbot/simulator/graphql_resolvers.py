@@ -17,7 +17,7 @@ from typing import Any
 
 from graphql import GraphQLAbstractType, GraphQLError, GraphQLResolveInfo, default_field_resolver
 
-from shadowbot.simulator import graphql_pulls, nodeids
+from shadowbot.simulator import graphql_nodes, graphql_pulls, graphql_timeline, nodeids
 from shadowbot.simulator.graphql_common import Context, check_bounds, github_error
 from shadowbot.simulator.models import Comment, Reaction, User
 from shadowbot.simulator.render import iso
@@ -53,7 +53,7 @@ def resolve_type(
         return "Reaction"
     if isinstance(value, User):
         return "Bot" if value.type == "Bot" else "User"
-    name = graphql_pulls.type_name(value)
+    name = graphql_nodes.type_name(value)
     if name is not None:
         return name
     raise TypeError(f"no GraphQL type for {type(value).__name__}")
@@ -84,7 +84,7 @@ def _lookup(context: Context, global_id: str) -> object:
     """The object, or the NOT_FOUND error to put in its place. Only the repositories of the
     calling installation are visible, as with REST."""
     parsed = nodeids.parse_node_id(global_id)
-    found = _find(context, *parsed) if parsed else graphql_pulls.find(context, global_id)
+    found = _find(context, *parsed) if parsed else graphql_nodes.find(context, global_id)
     if found is None:
         message = f"Could not resolve to a node with the global id of '{global_id}'."
         return github_error(message, "NOT_FOUND")
@@ -208,4 +208,5 @@ _FIELDS: dict[tuple[str, str], Callable[..., Any]] = {
     ("Bot", "id"): lambda u, _: nodeids.node_id(nodeids.BOT, u.id),
     ("Bot", "databaseId"): lambda u, _: u.id,
     **graphql_pulls.FIELDS,
+    **graphql_timeline.FIELDS,
 }
