@@ -1,8 +1,9 @@
 """Changes to a pull request's life, each returning the webhook events GitHub would send.
 
 The scenario driver and the REST write endpoints both go through these functions, so a
-merge made by a scenario and a merge made over the API leave the same trace. Refusals
-follow GitHub's answers (405/409/422) for the same request.
+merge made by a scenario and a merge made over the API leave the same trace, on the pull
+request's timeline too (GraphQL's `timelineItems`: labels, drafts, titles, close, reopen,
+merge). Refusals follow GitHub's answers (405/409/422) for the same request.
 """
 
 from __future__ import annotations
@@ -12,7 +13,16 @@ from typing import Any
 
 from shadowbot.simulator import payloads
 from shadowbot.simulator.errors import Conflict, NotAllowed, NotFound, ValidationFailed
-from shadowbot.simulator.models import Commit, FileChange, Label, PullRequest, Repo, User
+from shadowbot.simulator.models import (
+    Commit,
+    FileChange,
+    Label,
+    PullRequest,
+    Repo,
+    TimelineEvent,
+    TimelineKind,
+    User,
+)
 from shadowbot.simulator.payloads import Event
 from shadowbot.simulator.state import State
 
@@ -40,6 +50,15 @@ def _commit(state: State, repo: Repo, author: User, message: str, parent: str) -
     sha = state.new_sha()
     repo.trees[sha] = dict(repo.trees.get(parent, {}))
     return Commit(sha, message, author, state.now(), [parent])
+
+
+def _record(
+    state: State, pr: PullRequest, kind: TimelineKind, actor: User, label: str | None = None
+) -> TimelineEvent:
+    """Note on the pull request's timeline (GraphQL's `timelineItems`) what just happened."""
+    event = TimelineEvent(state.next_id(), kind, actor, state.now(), label)
+    pr.timeline.append(event)
+    return event
 
 
 def open_pull(
@@ -104,6 +123,8 @@ def edit_pull(
     changes: dict[str, Any] = {}
     if title is not None and title != pr.title:
         changes["title"] = {"from": pr.title}
+        renamed = _record(state, pr, "renamed", sender)
+        renamed.previous, renamed.current = pr.title, title
         pr.title = title
     if body is not None and body != pr.body:
         changes["body"] = {"from": pr.body}
@@ -126,6 +147,7 @@ def set_draft(state: State, repo: Repo, pr: PullRequest, sender: User, draft: bo
     pr.draft = draft
     pr.updated_at = state.now()
     action = "converted_to_draft" if draft else "ready_for_review"
+    _record(state, pr, "convert_to_draft" if draft else "ready_for_review", sender)
     return [payloads.pull_request(state, repo, pr, action, sender)]
 
 
@@ -142,6 +164,7 @@ def add_label(state: State, repo: Repo, pr: PullRequest, sender: User, name: str
         item = repo.labels[name] = Label(name, state.next_id())
     pr.labels.append(item)
     pr.updated_at = state.now()
+    _record(state, pr, "labeled", sender, name)
     return [payloads.pull_request(state, repo, pr, "labeled", sender, label=_label_shape(item))]
 
 
@@ -151,6 +174,7 @@ def remove_label(state: State, repo: Repo, pr: PullRequest, sender: User, name: 
         raise NotFound("Label does not exist")
     pr.labels.remove(item)
     pr.updated_at = state.now()
+    _record(state, pr, "unlabeled", sender, item.name)
     return [payloads.pull_request(state, repo, pr, "unlabeled", sender, label=_label_shape(item))]
 
 
@@ -173,6 +197,9 @@ def merge(
     now = state.now()
     pr.state, pr.closed_at, pr.merged_at, pr.updated_at = "closed", now, now, now
     pr.merged_by, pr.merge_commit_sha = merger, merged.sha
+    # GitHub's timeline shows a merge as a MergedEvent followed by a ClosedEvent.
+    _record(state, pr, "merged", merger)
+    _record(state, pr, "closed", merger)
     return merged.sha, [payloads.pull_request(state, repo, pr, "closed", merger)]
 
 
@@ -180,6 +207,7 @@ def close(state: State, repo: Repo, pr: PullRequest, sender: User) -> list[Event
     if pr.state == "closed":
         return []
     pr.state, pr.closed_at, pr.updated_at = "closed", state.now(), state.now()
+    _record(state, pr, "closed", sender)
     return [payloads.pull_request(state, repo, pr, "closed", sender)]
 
 
@@ -189,4 +217,5 @@ def reopen(state: State, repo: Repo, pr: PullRequest, sender: User) -> list[Even
     if pr.state == "open":
         return []
     pr.state, pr.closed_at, pr.updated_at = "open", None, state.now()
+    _record(state, pr, "reopened", sender)
     return [payloads.pull_request(state, repo, pr, "reopened", sender)]

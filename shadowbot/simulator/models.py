@@ -72,27 +72,31 @@ class Review:
     submitted_at: datetime | None
 
 
+TimelineKind = Literal[
+    "labeled",
+    "unlabeled",
+    "ready_for_review",
+    "convert_to_draft",
+    "closed",
+    "reopened",
+    "merged",
+    "renamed",
+    "review_dismissed",
+]
+
+
 @dataclass
 class TimelineEvent:
     """A moment of a pull request's life that its other fields do not keep: who labelled,
     unlabelled, marked ready, converted to draft, retitled, closed, reopened or merged it, or
     dismissed a review, and when.
     GraphQL's `timelineItems` shows them (:mod:`shadowbot.simulator.graphql_pulls`); a
-    history seeded into the simulator records them (:mod:`shadowbot.simulator.graphql_seed`).
+    history seeded into the simulator records them (:mod:`shadowbot.simulator.graphql_seed`),
+    and so do the REST endpoints and the scenario driver (:mod:`shadowbot.simulator.actions`).
     """
 
     id: int
-    kind: Literal[
-        "labeled",
-        "unlabeled",
-        "ready_for_review",
-        "convert_to_draft",
-        "closed",
-        "reopened",
-        "merged",
-        "renamed",
-        "review_dismissed",
-    ]
+    kind: TimelineKind
     actor: User
     at: datetime
     label: str | None = None
