@@ -137,3 +137,53 @@ async def test_killed_mid_run_it_resumes_to_the_file_an_uninterrupted_run_writes
     process = await collect_process(sim, out)
     await process.communicate()
     assert out.read_bytes() == whole.read_bytes()
+
+
+async def test_without_a_token_it_collects_as_the_apps_installation(app_key_pem, tmp_path):
+    """No GITHUB_TOKEN: the app's id and key (its settings) sign a JWT, GitHub names the
+    installation on the repository, and its token reads the history. A repository the app
+    is not installed on is a one-line error, exit 2."""
+    records = generate(30)
+    async with Simulator.running(private_key_pem=app_key_pem) as sim:
+        sim.set_codeowners(REPO, CODEOWNERS[0])
+        seed_history(sim.state, REPO, seeded(records))
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if key != "GITHUB_TOKEN" and not key.startswith("SHADOWBOT_")
+        }
+        env.update(
+            SHADOWBOT_GITHUB_API_URL=sim.url,
+            SHADOWBOT_APP_ID=str(sim.app_id),
+            SHADOWBOT_PRIVATE_KEY=app_key_pem,
+        )
+
+        async def shadowbot_collect(repository, out):
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "shadowbot", "collect", repository, "--out", str(out),
+                env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            stdout, stderr = await process.communicate()
+            return process.returncode, stdout.decode(), stderr.decode()
+
+        out = tmp_path / "widgets.jsonl"
+        code, stdout, stderr = await shadowbot_collect(REPO, out)
+
+        assert code == 0, stderr
+        assert f"{out}: 30 pull requests (30 written this run" in stdout
+        header, *lines = out.read_text(encoding="utf-8").splitlines()
+        assert len(lines) == 30 and f'"repository":"{REPO}"' in header.replace(" ", "")
+        calls = [(r.method, r.path, r.installation_id, r.status) for r in sim.requests]
+        assert calls[:2] == [
+            ("GET", f"/repos/{REPO}/installation", None, 200),
+            ("POST", f"/app/installations/{sim.installation_id}/access_tokens", None, 201),
+        ]
+        graphql = [call for call in calls if call[1] == "/graphql"]
+        assert graphql and {call[2:] for call in graphql} == {(sim.installation_id, 200)}
+
+        code, stdout, stderr = await shadowbot_collect("acme/gadgets", tmp_path / "g.jsonl")
+        assert code == 2 and stdout == ""
+        assert stderr.strip() == (
+            "shadowbot: error: the app is not installed on acme/gadgets, or cannot see it"
+            " (GitHub answered 404); or set GITHUB_TOKEN"
+        )
