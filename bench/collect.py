@@ -181,7 +181,10 @@ async def measure(count: int, page_size: int | None) -> dict[str, Any]:
     )
     assert server.stdin is not None and server.stdout is not None
     try:
-        hello = json.loads(server.stdout.readline())
+        line = server.stdout.readline()
+        if not line:
+            raise SystemExit("bench/collect.py: the simulator's process did not start")
+        hello = json.loads(line)
         recorder = Recorder()
         recorder.install()
         with tempfile.TemporaryDirectory() as directory:
@@ -278,8 +281,10 @@ def main() -> int:
     if args.serve is not None:
         serve(args.serve)
         return 0
-    if args.prs < 1:
-        parser.error("--prs must be at least 1")
+    with gzip.open(HISTORY, "rt", encoding="utf-8") as handle:
+        available = sum(1 for line in handle if line.strip()) - 1
+    if not 1 <= args.prs <= available:
+        parser.error(f"--prs must be from 1 to {available} (the bundled history's PRs)")
     result = asyncio.run(measure(args.prs, args.page_size))
     if args.json:
         print(json.dumps(result, default=list))
