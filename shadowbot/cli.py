@@ -13,6 +13,7 @@ from typing import IO, Any, cast
 from shadowbot import __version__
 from shadowbot.errors import HistoryError, RuleLoadError, ShadowbotError
 from shadowbot.logs import configure as configure_logging
+from shadowbot.offline.collect_command import add_collect_arguments, positive
 from shadowbot.offline.compare import compare_command, load_rule_set
 from shadowbot.offline.explain import explain_command
 from shadowbot.offline.history import STDIN, HistoryReader
@@ -98,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backtest.add_argument(
         "--max-errors",
-        type=_at_least_one,
+        type=positive,
         default=3,
         metavar="N",
         help="judge a rule no more once it raised or ran out of time on N PRs (default 3;"
@@ -106,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backtest.add_argument(
         "--jobs",
-        type=_at_least_one,
+        type=positive,
         default=1,
         metavar="N",
         help="judge the history in N processes, with the same result (a file; standard input"
@@ -127,8 +128,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="two rule sets (directories, or rule files: two versions of one rule) side by"
         " side, with the PRs where they decided differently",
     )
-
-    from shadowbot.offline.collect_command import add_collect_arguments
 
     add_collect_arguments(
         commands.add_parser(
@@ -284,16 +283,6 @@ def _warn_malformed(shown: str) -> tuple[Callable[[HistoryError], None], Callabl
             print(f"{shown}: … and {more} more malformed line(s) skipped", file=sys.stderr)
 
     return report, finish
-
-
-def _at_least_one(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return value
 
 
 def run_backtest(settings: Settings, args: argparse.Namespace) -> int:

@@ -83,7 +83,7 @@ def test_max_errors(tmp_path, capsys):
         run(capsys, "backtest", str(history(tmp_path)), "--max-errors", "0")
     assert exit.value.code == 2
     assert (
-        "argument --max-errors: expected a whole number of at least 1, got '0'"
+        "argument --max-errors: not a whole number of at least 1: '0'"
         in capsys.readouterr().err
     )
 

@@ -209,40 +209,44 @@ class PageReader:
         """The text of every CODEOWNERS blob not read yet."""
         known = self._texts
         missing = sorted({b for b in self.codeowners.values() if b and b not in known})
-        batch = queries.CODEOWNERS_BATCH
-        while missing:
-            wanted, rest = missing[:batch], missing[batch:]
-            document, variables = queries.blobs_document(wanted)
-            variables = {**variables, "owner": self.owner, "name": self.name}
-            try:
-                data = await self.runner.run("blobs", document, variables)
-            except Overloaded as exc:
-                if batch == 1:
-                    self.sizes.overloaded(exc)
-                batch = max(1, batch // 2)
-                continue
-            missing = rest
+
+        def take(data: Json, wanted: list[str]) -> None:
             repository = data.get("repository") or {}
             for i, blob in enumerate(wanted):
                 known[blob] = (repository.get(f"b{i}") or {}).get("text")
 
+        await self._in_batches("blobs", missing, queries.blobs_document, take)
+
     async def _load_codeowners(self, oids: set[str]) -> None:
         """CODEOWNERS at the commits ``oids`` not known yet."""
         missing = self._unknown_codeowners(oids)
+        await self._in_batches(
+            "codeowners", missing, queries.codeowners_document, self._take_codeowners
+        )
+
+    async def _in_batches(
+        self,
+        kind: str,
+        missing: list[str],
+        document_of: Callable[[list[str]], tuple[str, Json]],
+        take: Callable[[Json, list[str]], None],
+    ) -> None:
+        """Ask for ``missing`` in batches of :data:`~queries.CODEOWNERS_BATCH` aliases, a
+        batch halved each time GitHub times out on it (down to one)."""
         batch = queries.CODEOWNERS_BATCH
         while missing:
             wanted, rest = missing[:batch], missing[batch:]
-            document, variables = queries.codeowners_document(wanted)
+            document, variables = document_of(wanted)
             variables = {**variables, "owner": self.owner, "name": self.name}
             try:
-                data = await self.runner.run("codeowners", document, variables)
+                data = await self.runner.run(kind, document, variables)
             except Overloaded as exc:
                 if batch == 1:
                     self.sizes.overloaded(exc)
                 batch = max(1, batch // 2)
                 continue
             missing = rest
-            self._take_codeowners(data, wanted)
+            take(data, wanted)
 
     def _owners(self, oid: str) -> Callable[[str], list[str]] | None:
         """The owners of a path by the CODEOWNERS at ``oid``. Each text is parsed once and
