@@ -82,10 +82,7 @@ def test_max_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit:
         run(capsys, "backtest", str(history(tmp_path)), "--max-errors", "0")
     assert exit.value.code == 2
-    assert (
-        "argument --max-errors: not a whole number of at least 1: '0'"
-        in capsys.readouterr().err
-    )
+    assert "argument --max-errors: not a whole number of at least 1: '0'" in capsys.readouterr().err
 
 
 def test_a_directory_pattern_without_its_slash_is_warned_about(tmp_path, capsys):
