@@ -10,8 +10,10 @@ sent: no webhook, no rate limit.
 
 What GitHub itself would not keep is not kept either: a status's earlier states on the same
 commit (the rollup shows the latest of each context), a check run's earlier results under the
-same name on the same commit, the files of earlier heads (a pull request lists its files
-now), an edit of the body (a pull request has its body now).
+same name on the same commit, an edit of the body (a pull request has its body now). The
+files of each head (the opening's, or a push's that gives them; a push that gives none keeps
+the ones before) are kept by commit, for `GET /compare` from the base to that head
+(:mod:`shadowbot.simulator.routes_commits`); the pull request lists its last head's.
 A `reverted` event is the reverting pull request's business: the record that says
 "Reverts owner/repo#N" in its body and is merged. Actors' associations and permissions
 become the repository's (one per login: the last seen).
@@ -112,12 +114,12 @@ def _apply(state: State, repo: Repo, pr: PullRequest, event: Mapping[str, Any]) 
     if kind == "opened":
         pr.draft = bool(event.get("draft", False))
         _commit(state, repo, pr, event["head"], at, repo.branches[pr.base_ref])
-        _files(pr, event.get("files", ()))
+        _files(repo, pr, event.get("files", ()))
         for name in event.get("labels", ()):
             _label(state, repo, pr, "labeled", pr.user, at, name)
     elif kind == "push":
         _commit(state, repo, pr, event["head"], at, pr.head_sha)
-        _files(pr, event.get("files") or ())
+        _files(repo, pr, event.get("files"))
     elif kind == "review" and by is not None:
         dismissed = _dismissed(pr, by, event) if event["state"] == "DISMISSED" else None
         if dismissed is not None:
@@ -178,17 +180,21 @@ def _commit(state: State, repo: Repo, pr: PullRequest, sha: str, at: datetime, p
     pr.commits.append(Commit(sha, f"Head {sha}", pr.user, at, [parent]))
 
 
-def _files(pr: PullRequest, files: Iterable[Mapping[str, Any]]) -> None:
-    by_path = {change.filename: change for change in pr.files}
-    for item in files:
-        by_path[item["path"]] = FileChange(
-            item["path"],
-            item.get("status", "modified"),
-            item.get("additions", 0),
-            item.get("deletions", 0),
-            item.get("previous_path"),
-        )
-    pr.files = list(by_path.values())
+def _files(repo: Repo, pr: PullRequest, files: Iterable[Mapping[str, Any]] | None) -> None:
+    """The files at the new head: those given (all of them, as the format says), else the
+    ones before; kept for the head's commit too."""
+    if files is not None:
+        pr.files = [
+            FileChange(
+                item["path"],
+                item.get("status", "modified"),
+                item.get("additions", 0),
+                item.get("deletions", 0),
+                item.get("previous_path"),
+            )
+            for item in files
+        ]
+    repo.commit_files[pr.head_sha] = list(pr.files)
 
 
 def _label(

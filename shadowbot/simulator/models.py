@@ -199,6 +199,9 @@ class Repo:
     # Branch name -> head commit SHA, and commit SHA -> file tree (path -> text).
     branches: dict[str, str] = field(default_factory=dict)
     trees: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Commit SHA -> the files it changes since its branch left the base, where a seeded
+    # history says so (each head of a pull request): what `GET /compare` lists for it.
+    commit_files: dict[str, list[FileChange]] = field(default_factory=dict)
     labels: dict[str, Label] = field(default_factory=dict)
     pulls: dict[int, PullRequest] = field(default_factory=dict)
     comments: dict[int, Comment] = field(default_factory=dict)

@@ -1,6 +1,8 @@
-"""Commit-level endpoints (check runs, statuses), collaborator permission, file contents.
+"""Commit-level endpoints (check runs, statuses, comparing two commits), collaborator
+permission, file contents.
 
 https://docs.github.com/en/rest/checks/runs, https://docs.github.com/en/rest/commits/statuses,
+https://docs.github.com/en/rest/commits/commits#compare-two-commits,
 https://docs.github.com/en/rest/collaborators/collaborators,
 https://docs.github.com/en/rest/repos/contents
 """
@@ -8,7 +10,9 @@ https://docs.github.com/en/rest/repos/contents
 from __future__ import annotations
 
 import base64
+import difflib
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -24,8 +28,9 @@ from shadowbot.simulator.backend import (
     repo_of,
 )
 from shadowbot.simulator.errors import NotFound, ValidationFailed
-from shadowbot.simulator.models import CheckRun, Repo, Status
-from shadowbot.simulator.state import git_blob_sha
+from shadowbot.simulator.models import CheckRun, Commit, FileChange, FileStatus, Repo, Status
+from shadowbot.simulator.protocol import paginate
+from shadowbot.simulator.state import State, git_blob_sha
 
 routes = web.RouteTableDef()
 REPO = "/repos/{owner}/{repo}"
@@ -39,6 +44,9 @@ _LEGACY = {
     "read": "read",
 }
 _RANK = ["read", "triage", "write", "maintain", "admin"]
+#: Files a comparison lists at most; commits without `per_page`/`page`.
+COMPARE_MAX_FILES = 300
+COMPARE_MAX_COMMITS = 250
 
 
 def _sha_of(repo: Repo, ref: str) -> str:
@@ -202,3 +210,124 @@ async def get_contents(request: web.Request) -> web.Response:
         "download_url": None,
     }
     return reply(body)
+
+
+@routes.get(REPO + "/compare/{basehead}")
+async def compare(request: web.Request) -> web.Response:
+    """`BASE...HEAD`: the commits on HEAD since its merge base with BASE, and the files HEAD
+    changes since that merge base.
+
+    As GitHub documents it: without `per_page` or `page` the commits are the last 250;
+    with them the commits are paged (`Link` header) and the files, at most 300 for the
+    whole comparison, come on the first page only. The simulator knows the parents of pull
+    requests' commits only, so the merge base is BASE when HEAD's branch passes through it,
+    else where HEAD's branch left its base. Compared from where its branch left the base, a head a
+    seeded history gave files to lists those, a pull request's head its files now; any
+    other comparison lists how the two trees differ."""
+    state, repo = backend_of(request).state, repo_of(request)
+    base_ref, dots, head_ref = request.match_info["basehead"].partition("...")
+    if not dots or not base_ref or not head_ref:
+        raise NotFound()
+    base, head = state.resolve_ref(repo, base_ref), state.resolve_ref(repo, head_ref)
+    known = {c.sha: c for pr in repo.pulls.values() for c in pr.commits}
+    chain = [head]  # head, its parent, ... while they are pull requests' commits
+    while chain[-1] != base and chain[-1] in known and known[chain[-1]].parents:
+        chain.append(known[chain[-1]].parents[0])
+    merge_base = chain[-1]
+    ahead = [known[sha] for sha in reversed(chain[:-1])]
+    behind = []
+    sha = base
+    while sha != merge_base and sha in known and known[sha].parents:
+        behind.append(sha)
+        sha = known[sha].parents[0]
+    if merge_base == head and base == head:
+        status = "identical"
+    elif not behind:
+        status = "ahead" if ahead else "identical"
+    else:
+        status = "diverged" if ahead else "behind"
+    now = next((pr.files for pr in repo.pulls.values() if pr.head_sha == head), None)
+    if merge_base not in known and head in repo.commit_files:
+        files = list(repo.commit_files[head])
+    elif merge_base not in known and now is not None:
+        files = list(now)
+    else:
+        files = _tree_changes(repo, merge_base, head)
+    paged_request = "per_page" in request.query or "page" in request.query
+    link = None
+    if paged_request:
+        commits, link = paginate(ahead, request.url)
+        first = int(request.query.get("page", "1") or 1) <= 1
+        shown = files[:COMPARE_MAX_FILES] if first else []
+    else:
+        commits, shown = ahead[-COMPARE_MAX_COMMITS:], files[:COMPARE_MAX_FILES]
+    url = f"{state.api_url}/repos/{repo.full_name}"
+    web_url = f"{state.api_url}/{repo.full_name}"
+    basehead = request.match_info["basehead"]
+    body: dict[str, Any] = {
+        "url": f"{url}/compare/{basehead}",
+        "html_url": f"{web_url}/compare/{basehead}",
+        "permalink_url": f"{web_url}/compare/{base}...{head}",
+        "diff_url": f"{web_url}/compare/{basehead}.diff",
+        "patch_url": f"{web_url}/compare/{basehead}.patch",
+        "base_commit": render.commit(state, repo, _commit_of(state, repo, known, base)),
+        "merge_base_commit": render.commit(state, repo, _commit_of(state, repo, known, merge_base)),
+        "status": status,
+        "ahead_by": len(ahead),
+        "behind_by": len(behind),
+        "total_commits": len(ahead),
+        "commits": [render.commit(state, repo, c) for c in commits],
+        "files": [_compare_file(state, repo, head, change) for change in shown],
+    }
+    return reply(body, headers={"Link": link} if link else None)
+
+
+def _commit_of(state: State, repo: Repo, known: dict[str, Commit], sha: str) -> Commit:
+    """A commit by SHA: a pull request's, else one of the base's the simulator made."""
+    found = known.get(sha)
+    if found is not None:
+        return found
+    owner = repo.owner
+    return Commit(sha, f"Commit {sha}", owner, datetime.fromtimestamp(0, UTC), [])
+
+
+def _tree_changes(repo: Repo, old_sha: str, new_sha: str) -> list[FileChange]:
+    """How the tree at ``new_sha`` differs from the one at ``old_sha``, by path."""
+    old, new = repo.trees.get(old_sha, {}), repo.trees.get(new_sha, {})
+    changes = []
+    for path in sorted(old.keys() | new.keys()):
+        before, after = old.get(path), new.get(path)
+        if before == after:
+            continue
+        a = before.splitlines() if before is not None else []
+        b = after.splitlines() if after is not None else []
+        added = removed = 0
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b).get_opcodes():
+            if tag != "equal":
+                removed += i2 - i1
+                added += j2 - j1
+        status: FileStatus = (
+            "added" if before is None else "removed" if after is None else "modified"
+        )
+        changes.append(FileChange(path, status, added, removed))
+    return changes
+
+
+def _compare_file(state: State, repo: Repo, head: str, change: FileChange) -> dict[str, Any]:
+    shape: dict[str, Any] = {
+        "sha": git_blob_sha(f"{head}:{change.filename}"),
+        "filename": change.filename,
+        "status": change.status,
+        "additions": change.additions,
+        "deletions": change.deletions,
+        "changes": change.additions + change.deletions,
+        "blob_url": f"{state.api_url}/{repo.full_name}/blob/{head}/{change.filename}",
+        "raw_url": f"{state.api_url}/{repo.full_name}/raw/{head}/{change.filename}",
+        "contents_url": f"{state.api_url}/repos/{repo.full_name}/contents/{change.filename}"
+        f"?ref={head}",
+    }
+    if change.patch is not None:
+        shape["patch"] = change.patch
+    if change.previous_filename is not None:
+        shape["previous_filename"] = change.previous_filename
+    return shape
