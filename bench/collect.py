@@ -1,6 +1,6 @@
 """Collecting a repository's history: rate-limit points, queries, wall time and CPU per PR.
 
-    .venv/bin/python bench/collect.py            # --prs 10000
+    .venv/bin/python bench/collect.py            # --prs 10000; --files-per-head
 
 The simulated GitHub runs in a child process, holding the first ``--prs`` pull requests of
 the bundled history (``examples/history.jsonl.gz``: nixpkgs-like, 10,000 PRs) seeded in the
@@ -17,7 +17,9 @@ the command's default page size, into a fresh file, and measures:
 - the wall time, the CPU of this process (the collector and its HTTP client) during the
   collection, and the simulator's CPU in the same time (its own process, reported apart);
 - the projected time for 400,000 PRs at 5,000 points an hour (one installation's primary
-  limit), from the points per PR.
+  limit), from the points per PR;
+- with ``--files-per-head``, the REST requests per 1,000 PRs (compares of the heads but the
+  last, pages of a pull request's files for its renames), from GitHub's 5,000 an hour.
 
 Targets: at most 60 points per 1,000 PRs and the collector's CPU under 2 ms per PR; exit 1
 when either is missed. The load average before and after says how busy the machine was.
@@ -98,16 +100,27 @@ def serve(count: int) -> None:
 
 class Recorder:
     """Each query the collector sends, with its kind and what it cost (a wrapper around
-    ``QueryRunner.run``: a list append per query)."""
+    ``QueryRunner.run``: a list append per query); the REST requests by kind (around
+    ``QueryRunner.rest``)."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, dict[str, Any], int]] = []
+        #: REST requests by kind ("compare", "files").
+        self.rest: Counter[str] = Counter()
 
     def install(self) -> None:
         from shadowbot.github.history_fetch import QueryRunner
 
         original = QueryRunner.run
+        original_rest = QueryRunner.rest
         sent = self.sent
+        rest_sent = self.rest
+
+        async def rest(runner: QueryRunner, url: str) -> tuple[Any, str | None]:
+            rest_sent["compare" if "/compare/" in url else "files"] += 1
+            return await original_rest(runner, url)
+
+        setattr(QueryRunner, "rest", rest)  # noqa: B010 (a method replaced for the run)
 
         async def run(
             runner: QueryRunner, kind: str, document: str, variables: dict[str, Any]
@@ -165,7 +178,7 @@ def by_connection(sent: list[tuple[str, str, dict[str, Any], int]]) -> dict[str,
     return dict(shares)
 
 
-async def measure(count: int, page_size: int | None) -> dict[str, Any]:
+async def measure(count: int, page_size: int | None, files_per_head: bool) -> dict[str, Any]:
     import aiohttp
 
     from shadowbot.github.client import GitHubClient
@@ -196,7 +209,11 @@ async def measure(count: int, page_size: int | None) -> dict[str, Any]:
                 load_before = os.getloadavg()
                 wall, cpu = time.perf_counter(), time.process_time()
                 summary = await collect(
-                    hello["repository"], out, client, page_size=page_size or PAGE_SIZE
+                    hello["repository"],
+                    out,
+                    client,
+                    page_size=page_size or PAGE_SIZE,
+                    files_per_head=files_per_head,
                 )
                 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
                 load_after = os.getloadavg()
@@ -220,6 +237,9 @@ async def measure(count: int, page_size: int | None) -> dict[str, Any]:
         "points": summary.spending.points,
         "simulator_points": bye["points"],
         "queries": summary.spending.queries,
+        "rest_requests": summary.spending.rest_requests,
+        "rest": dict(recorder.rest),
+        "files_per_head": files_per_head,
         "kinds": dict(kinds),
         "connections": by_connection(recorder.sent),
         "wall": wall,
@@ -244,6 +264,14 @@ def report(result: dict[str, Any]) -> bool:
     print(f"points: {result['points']:,} ({result['simulator_points']:,} charged by the simulator)")
     print(f"  {points_k:.1f} per 1,000 PRs (target at most {TARGET_POINTS:.0f})")
     print(f"queries: {result['queries']:,}, {result['queries'] * per_k:.1f} per 1,000 PRs")
+    if result["files_per_head"]:
+        rest = result["rest_requests"]
+        kinds = ", ".join(f"{n:,} {k}" for k, n in sorted(result["rest"].items()))
+        print(f"REST requests (--files-per-head): {rest:,} ({kinds or 'none'}),")
+        print(
+            f"  {rest * per_k:.1f} per 1,000 PRs; {rest / prs * NIXPKGS_PRS:,.0f} for"
+            f" {NIXPKGS_PRS:,} PRs, {rest / prs * NIXPKGS_PRS / 5000:.1f} h at 5,000 an hour"
+        )
     print("per query kind (queries, points, points per 1,000 PRs):")
     for kind, (queries, points) in sorted(result["kinds"].items(), key=lambda kv: -kv[1][1]):
         print(f"  {kind:14} {queries:6,} {points:7,} {points * per_k:8.1f}")
@@ -275,6 +303,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--prs", type=int, default=10_000, help="pull requests (default 10000)")
     parser.add_argument("--page-size", type=int, help="pull requests per query at first")
+    parser.add_argument(
+        "--files-per-head",
+        action="store_true",
+        help="collect with --files-per-head and count its REST requests",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -285,7 +318,7 @@ def main() -> int:
         available = sum(1 for line in handle if line.strip()) - 1
     if not 1 <= args.prs <= available:
         parser.error(f"--prs must be from 1 to {available} (the bundled history's PRs)")
-    result = asyncio.run(measure(args.prs, args.page_size))
+    result = asyncio.run(measure(args.prs, args.page_size, args.files_per_head))
     if args.json:
         print(json.dumps(result, default=list))
     return 0 if report(result) else 1

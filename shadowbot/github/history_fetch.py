@@ -12,6 +12,13 @@ with a smaller page. Queries are sent one at a time, well within the secondary l
 concurrent requests; the points of the last minute are counted, and a query that would pass
 2,000 waits for the oldest to be a minute old.
 
+REST reads (``shadowbot collect --files-per-head``) go through :meth:`QueryRunner.rest`: they
+count against GitHub's REST budget (5,000 requests an hour for a token or an installation),
+apart from GraphQL's points. The client retries a 5xx on a read and waits out a short rate
+limit itself; a longer one, or a spent budget (``x-ratelimit-remaining: 0``), is waited out
+here until its reset. One request at a time.
+https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api
+
 The clock and the sleep are injectable, so tests wait out a reset without waiting.
 """
 
@@ -25,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gidgethub import HTTPException, QueryError
+from gidgethub import HTTPException, QueryError, sansio
 
 from shadowbot.errors import ShadowbotError
 from shadowbot.github.client import GitHubClient, GitHubUnavailable
@@ -65,6 +72,10 @@ class Spending:
     remaining: int | None = None
     reset_at: float | None = None
     waited: float = 0.0
+    #: REST requests (``--files-per-head``), and what GitHub last said is left of them.
+    rest_requests: int = 0
+    rest_remaining: int | None = None
+    rest_reset_at: float | None = None
 
 
 class QueryRunner:
@@ -112,6 +123,43 @@ class QueryRunner:
                 continue
             self._account(kind, data.get("rateLimit"))
             return data
+
+    async def rest(self, url: str) -> tuple[Any, str | None]:
+        """``GET url`` of GitHub's REST API: its JSON and the next page's URL (the ``Link``
+        header's ``next``), None on the last page. A 404 or 422 (no such commit, or it is
+        gone) is :class:`NotFound`; another error the client did not mend is
+        :class:`QueryFailed`."""
+        failures = 0
+        while True:
+            spending = self.spending
+            if spending.rest_remaining == 0 and spending.rest_reset_at is not None:
+                await self._wait_until(spending.rest_reset_at, "the REST rate limit is spent")
+                spending.rest_remaining = None
+            spending.rest_requests += 1
+            try:
+                # getiter's own step: the page and the Link header's next.
+                data, next_url, _ = await self.client._make_request(
+                    "GET", url, {}, b"", sansio.accept_format()
+                )
+            except RateLimited as exc:
+                await self._wait_until(exc.until, "GitHub's REST rate limit")
+                continue
+            except HTTPException as exc:
+                status = int(exc.status_code)
+                if status in (404, 422):
+                    raise NotFound(f"GET {url}: GitHub answered {status}") from exc
+                raise QueryFailed(f"GET {url}: GitHub answered {status}") from exc
+            except GitHubUnavailable:
+                failures += 1
+                if failures > NETWORK_RETRIES:
+                    raise
+                await self.sleep(2.0**failures)
+                continue
+            limit = self.client.rate_limit
+            if limit is not None:
+                spending.rest_remaining = int(limit.remaining)
+                spending.rest_reset_at = limit.reset_datetime.timestamp()
+            return data, next_url
 
     async def _afford(self, cost: int) -> None:
         await self._within_the_minute(cost)

@@ -99,15 +99,18 @@ async def collect(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     on_wait: Callable[[float, str], None] | None = None,
     after_page: Callable[[int], None] | None = None,
+    files_per_head: bool = False,
 ) -> Summary:
     """Collect ``repository`` (``owner/name``) into the history ``out``, resuming an
     interrupted run and adding to an earlier one. ``client`` is an authenticated GitHub
-    client; ``after_page`` is called with the pages done after each is saved."""
+    client; ``after_page`` is called with the pages done after each is saved;
+    ``files_per_head`` reads each head's files and renames' previous paths from the REST API
+    (:mod:`~shadowbot.offline.collect_pages`)."""
     check_arguments(repository, out, since, until, limit)
     filters = Filters(since, until, base)
     state = load_state(out, repository, filters)
     runner = QueryRunner(client, clock=clock, sleep=sleep, on_wait=on_wait)
-    collector = _Collector(repository, out, state, filters, runner, page_size)
+    collector = _Collector(repository, out, state, filters, runner, page_size, files_per_head)
     started = clock()
 
     def report(total: int | None) -> None:
@@ -150,6 +153,7 @@ class _Collector:
         filters: Filters,
         runner: QueryRunner,
         page_size: int,
+        files_per_head: bool = False,
     ) -> None:
         self.repository = repository
         self.owner, _, self.name = repository.partition("/")
@@ -158,7 +162,7 @@ class _Collector:
         self.filters = filters
         self.runner = runner
         self.sizes = PageSize(page_size)
-        self.reader = PageReader(repository, runner, self.sizes)
+        self.reader = PageReader(repository, runner, self.sizes, files_per_head=files_per_head)
         self.written = 0
         #: Progress: pull requests read by this process; how far through the updates.
         self.scanned_here = 0

@@ -1,6 +1,12 @@
 """One page of ``shadowbot collect``: what overflowed GitHub's pages fetched (timelines, files,
 checks over 100), the checks of every head, the CODEOWNERS at each base commit, the
-repository's collaborators; and the page size, halved when GitHub gives up on a query."""
+repository's collaborators; and the page size, halved when GitHub gives up on a query.
+
+With ``files_per_head`` (``--files-per-head``) each pull request costs REST requests too,
+which GraphQL cannot answer: one ``GET /compare/{base}...{head}`` for each head but the last
+(the files now are the last head's), and when a file is renamed ``GET /pulls/{n}/files``
+(a page per 100 files) for the previous paths. The page's records are appended only once
+all of them are read, so an interrupted run reads the page again."""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from collections.abc import Callable
 from shadowbot.github import history_queries as queries
 from shadowbot.github.history_fetch import NotFound, Overloaded, QueryFailed, QueryRunner
 from shadowbot.live.codeowners import parse_codeowners
-from shadowbot.offline.collect_records import Json, build_record, heads
+from shadowbot.offline.collect_records import Json, add_files_per_head, build_record, heads
 from shadowbot.offline.collect_state import CollectError
 
 #: Commits whose checks are asked for in one query (GitHub's most ids per `nodes`).
@@ -18,6 +24,8 @@ CHECKS_BATCH = 100
 MAX_OVERLOADS = 6
 #: Successful queries at a reduced page size before trying double again.
 GROW_AFTER = 10
+#: A pull request's files asked for in one REST page (GitHub's most).
+FILES_PER_PAGE = 100
 
 
 class PageSize:
@@ -51,8 +59,16 @@ class PageSize:
 
 
 class PageReader:
-    def __init__(self, repository: str, runner: QueryRunner, sizes: PageSize) -> None:
+    def __init__(
+        self,
+        repository: str,
+        runner: QueryRunner,
+        sizes: PageSize,
+        *,
+        files_per_head: bool = False,
+    ) -> None:
         self.repository = repository
+        self.files_per_head = files_per_head
         self.owner, _, self.name = repository.partition("/")
         self.runner = runner
         self.sizes = sizes
@@ -84,17 +100,64 @@ class PageReader:
         checks = await self._checks(commits, bases)
         await self._load_codeowners(bases)
         await self._load_blobs()
-        return [
-            build_record(
-                node,
-                items[node["id"]],
-                files[node["id"]],
-                checks,
-                self._owners(node["baseRefOid"]),
-                self.permissions,
+        records = []
+        for node in nodes:
+            owners = self._owners(node["baseRefOid"])
+            record = build_record(
+                node, items[node["id"]], files[node["id"]], checks, owners, self.permissions
             )
-            for node in nodes
-        ]
+            if self.files_per_head:
+                await self._add_files_per_head(node, files[node["id"]], record, owners)
+            records.append(record)
+        return records
+
+    async def _add_files_per_head(
+        self,
+        node: Json,
+        files: list[Json],
+        record: Json,
+        owners: Callable[[str], list[str]] | None,
+    ) -> None:
+        """Each head's files (GitHub's compare from the base commit), the last head's being
+        the files now, and the previous paths of the renamed ones."""
+        last = node.get("headRefOid") or ""
+        base = node["baseRefOid"]
+        head_files: dict[str, list[Json]] = {}
+        for event in record["events"]:
+            head = event.get("head") if event["type"] in ("opened", "push") else None
+            if not head or head == last or head in head_files:
+                continue
+            # With per_page the files (at most 300) come on the first page, whatever the
+            # commits: https://docs.github.com/en/rest/commits/commits#compare-two-commits
+            url = f"/repos/{self.owner}/{self.name}/compare/{base}...{head}?per_page=1"
+            try:
+                data, _ = await self.runner.rest(url)
+            except NotFound:
+                continue  # the commit is gone: the files before it stand
+            found = data.get("files") if isinstance(data, dict) else None
+            head_files[head] = [f for f in found or () if isinstance(f, dict)]
+        previous: dict[str, str] = {}
+        if any(f.get("changeType") in ("RENAMED", "COPIED") for f in files):
+            previous = await self._previous_paths(int(node["number"]))
+        add_files_per_head(record, last, head_files, previous, owners)
+
+    async def _previous_paths(self, number: int) -> dict[str, str]:
+        """The previous path of each renamed or copied file of pull request ``number``, by
+        path (GitHub lists up to 3000 files, a page at a time)."""
+        found: dict[str, str] = {}
+        url: str | None = (
+            f"/repos/{self.owner}/{self.name}/pulls/{number}/files?per_page={FILES_PER_PAGE}"
+        )
+        while url:
+            try:
+                data, url = await self.runner.rest(url)
+            except NotFound:
+                break
+            for item in data if isinstance(data, list) else ():
+                previous = item.get("previous_filename") if isinstance(item, dict) else None
+                if isinstance(previous, str):
+                    found[item["filename"]] = previous
+        return found
 
     async def read_permissions(self) -> dict[str, str] | None:
         """Every collaborator's permission by lowered login; None when GitHub will not say

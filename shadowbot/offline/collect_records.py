@@ -13,7 +13,10 @@ What GitHub's API gives and how it is read:
   rebased commit keeps its old date) is taken as the time before it, so events never go
   back in time. Checks are placed by their own times, never before their commit's push.
 - **Files** are the pull request's files now, given on `opened` (GraphQL has no files per
-  head, nor a renamed file's previous path).
+  head, nor a renamed file's previous path). With ``--files-per-head`` the collector reads
+  those from GitHub's REST API and :func:`add_files_per_head` puts each head's files on its
+  `opened` or `push` event (the last head's are the files now) and a rename's previous path
+  on the files now.
 - **Checks.** A check run not completed is `pending` at its start; a completed one is its
   conclusion at its completion, after a `pending` at its start if it started earlier. A
   status is its latest state for that context on that commit.
@@ -38,7 +41,7 @@ What GitHub's API gives and how it is read:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -73,6 +76,10 @@ STATUS_STATE = {
     "PENDING": "pending",
     "EXPECTED": "pending",
 }
+#: The file statuses GitHub's REST API gives, all of them the format's.
+REST_FILE_STATUSES = frozenset(
+    {"added", "removed", "modified", "renamed", "copied", "changed", "unchanged"}
+)
 REVIEW_STATES = frozenset({"APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED"})
 GHOST = {"__typename": "User", "login": "ghost"}
 #: A merge's own ClosedEvent comes within this many seconds of its MergedEvent.
@@ -301,6 +308,55 @@ def _file(node: Mapping[str, Any], owners: Callable[[str], list[str]] | None) ->
         "deletions": int(node.get("deletions") or 0),
         "owners": owners(node["path"]) if owners is not None else [],
     }
+
+
+def rest_file(node: Mapping[str, Any], owners: Callable[[str], list[str]] | None) -> Json:
+    """A file as GitHub's REST API lists it (``GET /compare``, ``GET /pulls/{n}/files``)."""
+    status = node.get("status")
+    file: Json = {
+        "path": node["filename"],
+        "status": status if status in REST_FILE_STATUSES else "modified",
+        "additions": int(node.get("additions") or 0),
+        "deletions": int(node.get("deletions") or 0),
+        "owners": owners(node["filename"]) if owners is not None else [],
+    }
+    _previous(file, node.get("previous_filename"), owners)
+    return file
+
+
+def _previous(file: Json, previous: object, owners: Callable[[str], list[str]] | None) -> None:
+    """A renamed or copied file's previous path, and a rename's previous owners."""
+    if not isinstance(previous, str) or file["status"] not in ("renamed", "copied"):
+        return
+    file["previous_path"] = previous
+    if file["status"] == "renamed":
+        file["previous_owners"] = owners(previous) if owners is not None else []
+
+
+def add_files_per_head(
+    record: Json,
+    last_head: str,
+    head_files: Mapping[str, Sequence[Mapping[str, Any]]],
+    previous_paths: Mapping[str, str],
+    owners: Callable[[str], list[str]] | None = None,
+) -> None:
+    """Put on each `opened` and `push` event of ``record`` (built by :func:`build_record`)
+    the files of its head: ``head_files`` by oid, as GitHub's REST API lists them, and for
+    ``last_head`` the files now, with the previous path of each renamed or copied one from
+    ``previous_paths`` (by path). A head whose files could not be read keeps the files now
+    on `opened` and gives none on a push (the files before it stand)."""
+    events = record["events"]
+    current = events[0]["files"]
+    for file in current:
+        _previous(file, previous_paths.get(file["path"]), owners)
+    for event in events:
+        if event["type"] not in ("opened", "push"):
+            continue
+        head = event["head"]
+        if head == last_head:
+            event["files"] = [dict(file) for file in current]
+        elif head in head_files:
+            event["files"] = [rest_file(node, owners) for node in head_files[head]]
 
 
 def check_events(oid: str, contexts: Iterable[Mapping[str, Any]]) -> list[tuple[datetime, Json]]:
