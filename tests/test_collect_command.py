@@ -3,6 +3,7 @@ killed with SIGKILL mid-run, which resumes to the very file an uninterrupted run
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -137,6 +138,20 @@ async def test_killed_mid_run_it_resumes_to_the_file_an_uninterrupted_run_writes
     process = await collect_process(sim, out)
     await process.communicate()
     assert out.read_bytes() == whole.read_bytes()
+
+
+async def test_files_per_head_says_its_rest_requests(sim, tmp_path):
+    out = tmp_path / "widgets.jsonl"
+    process = await collect_process(sim, out, "--files-per-head")
+    stdout, stderr = await process.communicate()
+
+    assert process.returncode == 0, stderr.decode()
+    compares = [r for r in sim.requests if "/compare/" in r.path]
+    assert compares and len(compares) == len([r for r in sim.requests if r.path != "/graphql"])
+    assert stdout.decode().rstrip().endswith(f", {len(compares)} REST requests")
+    assert f"{len(compares)} REST requests" in stderr.decode().splitlines()[-1]
+    pushes = [e for line in out.read_text().splitlines()[1:] for e in json.loads(line)["events"]]
+    assert sum("files" in e for e in pushes if e["type"] == "push") > 0
 
 
 async def test_without_a_token_it_collects_as_the_apps_installation(app_key_pem, tmp_path):

@@ -60,9 +60,11 @@ class Progress:
         eta = f", about {_duration(left)} left" if left is not None else ""
         remaining = self.spending.remaining
         budget = f" ({remaining:,} left until the reset)" if remaining is not None else ""
+        rest = self.spending.rest_requests
+        rest_part = f", {rest:,} REST requests" if rest else ""
         return (
             f"collect {self.repository}: {self.done:,} PRs{total},"
-            f" {self.spending.points:,} points spent{budget}{eta}"
+            f" {self.spending.points:,} points spent{budget}{rest_part}{eta}"
         )
 
 
