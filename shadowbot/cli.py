@@ -289,6 +289,9 @@ def run_backtest(settings: Settings, args: argparse.Namespace) -> int:
     if args.compare and args.rules:
         raise ShadowbotError("--compare A B names both rule sets: drop --rules")
     if args.compare:
+        for path in args.compare:  # both named before either runs a rule file
+            if not path.exists():
+                raise ShadowbotError(f"--compare: {path} does not exist")
         rule_sets = [load_rule_set(path) for path in args.compare]
     else:
         rule_sets = [_load(settings, args.rules)]

@@ -119,3 +119,23 @@ def test_two_jobs_give_the_table_one_gives(tmp_path, capsys):
         run(capsys, "backtest", bundled, "--jobs", "0")
     err = capsys.readouterr().err
     assert exited.value.code == 2 and "--jobs" in err and "at least 1" in err
+
+
+def test_compare_names_a_missing_rule_set_before_loading_the_other(tmp_path, capsys):
+    first = tmp_path / "first"
+    first.mkdir()
+    ran = tmp_path / "ran"
+    (first / "noisy.py").write_text(f"open({str(ran)!r}, 'w').close()\n")
+    missing = tmp_path / "missing"
+    code, _, err = run(
+        capsys,
+        "backtest",
+        str(history(tmp_path)),
+        "--compare",
+        str(first),
+        str(missing),
+        "--scratch",
+    )
+    assert code == 2
+    assert err.strip() == f"shadowbot: error: --compare: {missing} does not exist"
+    assert not ran.exists()  # no rule file was run
