@@ -161,7 +161,7 @@ def test_two_files_of_one_directory_are_two_versions_of_a_rule(tmp_path):
 @pytest.mark.parametrize(
     "name, message",
     [
-        ("nowhere", "nowhere does not exist"),
+        ("nowhere", "does not exist"),
         ("notes.txt", "neither a rules directory nor a rule file (.py)"),
         ("rules/_scope.py", "a helper file (its name starts with _), not a rule"),
     ],

@@ -47,7 +47,7 @@ def load_rule_set(path: Path) -> list[Rule]:
     """The rules of a directory, or the one rule of a ``.py`` file (with the helper files
     ``_*.py`` beside it, as a rules directory would load it)."""
     if not path.exists():
-        raise RuleLoadError(f"{path} does not exist")
+        raise RuleLoadError(f"{path}: does not exist")
     if path.is_dir():
         return load_rules(path)
     if path.suffix != ".py" or not path.is_file():
