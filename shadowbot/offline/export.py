@@ -26,11 +26,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any, cast
 
-import orjson
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from shadowbot.errors import ShadowbotError
+from shadowbot.offline.collect_records import show_time
+from shadowbot.offline.collect_state import record_line
 from shadowbot.offline.history import SCHEMA_VERSION
 from shadowbot.storage import OutcomeRow, PullRequestRow, RepositoryRow, SnapshotSeenRow
 from shadowbot.storage.snapshots_seen import Seen, seen
@@ -58,7 +59,7 @@ def export_history(session: Session, out: IO[bytes], repository: str | None = No
     with recorded snapshots when None)."""
     repo = _repository(session, repository)
     out.write(
-        _line(
+        record_line(
             {
                 "shadowbot_history": SCHEMA_VERSION,
                 "repository": repo.full_name,
@@ -75,14 +76,10 @@ def export_history(session: Session, out: IO[bytes], repository: str | None = No
             .order_by(col(OutcomeRow.at), col(OutcomeRow.id))
         ).all()
         record = record_of(pr, snapshots, outcomes)
-        out.write(_line(record))
+        out.write(record_line(record))
         records += 1
         events += len(record["events"])
     return Exported(repo.full_name, records, events)
-
-
-def _line(value: Json) -> bytes:
-    return orjson.dumps(value) + b"\n"
 
 
 def _repository(session: Session, wanted: str | None) -> RepositoryRow:
@@ -117,36 +114,21 @@ def _repository(session: Session, wanted: str | None) -> RepositoryRow:
 def _in_order_of_last_event(session: Session, repository_id: int) -> Iterable[PullRequestRow]:
     """The repository's pull requests with a snapshot, by the time of their last event
     (the last snapshot or outcome), read one at a time."""
-    last_seen = (
-        select(
-            SnapshotSeenRow.pull_request_id.label("pr_id"),  # type: ignore[attr-defined]
-            sa.func.max(SnapshotSeenRow.taken_at).label("at"),
-        )
-        .group_by(col(SnapshotSeenRow.pull_request_id))
-        .subquery()
-    )
-    last_outcome = (
-        select(
-            OutcomeRow.pull_request_id.label("pr_id"),  # type: ignore[attr-defined]
-            sa.func.max(OutcomeRow.at).label("at"),
-        )
-        .group_by(col(OutcomeRow.pull_request_id))
-        .subquery()
-    )
-    ordered = session.exec(
-        select(PullRequestRow.id, last_seen.c.at, last_outcome.c.at)
-        .join(last_seen, last_seen.c.pr_id == PullRequestRow.id)
-        .outerjoin(last_outcome, last_outcome.c.pr_id == PullRequestRow.id)
+    seen = _newest(col(SnapshotSeenRow.pull_request_id), col(SnapshotSeenRow.taken_at))
+    ended = _newest(col(OutcomeRow.pull_request_id), col(OutcomeRow.at))
+    rows = session.exec(
+        select(PullRequestRow.id, seen.c.at, ended.c.at)
+        .join(seen, seen.c.pr_id == PullRequestRow.id)
+        .outerjoin(ended, ended.c.pr_id == PullRequestRow.id)
         .where(PullRequestRow.repository_id == repository_id)
     ).all()
-    ids = [
-        pr_id
-        for pr_id, seen_at, outcome_at in sorted(
-            ordered, key=lambda row: (max(t for t in row[1:] if t is not None), row[0])
-        )
-    ]
-    for pr_id in ids:
+    for pr_id, _, _ in sorted(rows, key=lambda r: (max(r[1], r[2] or r[1]), r[0])):
         yield cast(PullRequestRow, session.get(PullRequestRow, pr_id))
+
+
+def _newest(pr_id: Any, at: Any) -> Any:
+    """Each pull request's newest ``at``, as a subquery of ``pr_id`` and ``at``."""
+    return select(pr_id.label("pr_id"), sa.func.max(at).label("at")).group_by(pr_id).subquery()
 
 
 def record_of(pr: PullRequestRow, snapshots: list[Seen], outcomes: Iterable[OutcomeRow]) -> Json:
@@ -174,7 +156,7 @@ def record_of(pr: PullRequestRow, snapshots: list[Seen], outcomes: Iterable[Outc
     events = [
         {
             "type": "opened",
-            "at": _iso(created),
+            "at": show_time(created),
             "head": first["head"],
             "draft": first["draft"],
             "labels": first["labels"],
@@ -186,20 +168,16 @@ def record_of(pr: PullRequestRow, snapshots: list[Seen], outcomes: Iterable[Outc
         if merged and event["type"] not in _AFTER_MERGE:
             continue  # the bot's last look came after the merge it had not heard of yet
         merged = merged or event["type"] == "merged"
-        events.append({"type": event["type"], "at": _iso(max(at, created)), **event["facts"]})
+        events.append({"type": event["type"], "at": show_time(max(at, created)), **event["facts"]})
     return {
         "number": pr.number,
         "title": last["title"],
         "body": last["body"],
         "author": first["author"],
         "base": last["base"],
-        "created_at": _iso(created),
+        "created_at": show_time(created),
         "events": events,
     }
-
-
-def _iso(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
 
 
 def _event(kind: str, **facts: Any) -> Json:
