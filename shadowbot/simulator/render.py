@@ -194,17 +194,22 @@ def issue(state: State, repo: Repo, pr: PullRequest) -> Json:
 
 
 def pr_file(state: State, repo: Repo, pr: PullRequest, change: FileChange) -> Json:
+    return file_at(state, repo, pr.head_sha, change)
+
+
+def file_at(state: State, repo: Repo, head: str, change: FileChange) -> Json:
+    """A changed file as REST shows it at commit ``head`` (a pull request's files, a compare's)."""
     shape: Json = {
-        "sha": git_blob_sha(f"{pr.head_sha}:{change.filename}"),
+        "sha": git_blob_sha(f"{head}:{change.filename}"),
         "filename": change.filename,
         "status": change.status,
         "additions": change.additions,
         "deletions": change.deletions,
         "changes": change.additions + change.deletions,
-        "blob_url": f"{state.api_url}/{repo.full_name}/blob/{pr.head_sha}/{change.filename}",
-        "raw_url": f"{state.api_url}/{repo.full_name}/raw/{pr.head_sha}/{change.filename}",
+        "blob_url": f"{state.api_url}/{repo.full_name}/blob/{head}/{change.filename}",
+        "raw_url": f"{state.api_url}/{repo.full_name}/raw/{head}/{change.filename}",
         "contents_url": f"{state.api_url}/repos/{repo.full_name}/contents/{change.filename}"
-        f"?ref={pr.head_sha}",
+        f"?ref={head}",
     }
     if change.patch is not None:
         shape["patch"] = change.patch

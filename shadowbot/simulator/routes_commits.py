@@ -277,7 +277,7 @@ async def compare(request: web.Request) -> web.Response:
         "behind_by": len(behind),
         "total_commits": len(ahead),
         "commits": [render.commit(state, repo, c) for c in commits],
-        "files": [_compare_file(state, repo, head, change) for change in shown],
+        "files": [render.file_at(state, repo, head, change) for change in shown],
     }
     return reply(body, headers={"Link": link} if link else None)
 
@@ -311,23 +311,3 @@ def _tree_changes(repo: Repo, old_sha: str, new_sha: str) -> list[FileChange]:
         )
         changes.append(FileChange(path, status, added, removed))
     return changes
-
-
-def _compare_file(state: State, repo: Repo, head: str, change: FileChange) -> dict[str, Any]:
-    shape: dict[str, Any] = {
-        "sha": git_blob_sha(f"{head}:{change.filename}"),
-        "filename": change.filename,
-        "status": change.status,
-        "additions": change.additions,
-        "deletions": change.deletions,
-        "changes": change.additions + change.deletions,
-        "blob_url": f"{state.api_url}/{repo.full_name}/blob/{head}/{change.filename}",
-        "raw_url": f"{state.api_url}/{repo.full_name}/raw/{head}/{change.filename}",
-        "contents_url": f"{state.api_url}/repos/{repo.full_name}/contents/{change.filename}"
-        f"?ref={head}",
-    }
-    if change.patch is not None:
-        shape["patch"] = change.patch
-    if change.previous_filename is not None:
-        shape["previous_filename"] = change.previous_filename
-    return shape
