@@ -49,6 +49,13 @@ class PageSize:
                 ) from exc
         self.size = max(1, self.size // 2)
 
+    def shrink(self, batch: int, exc: Overloaded) -> int:
+        """GitHub gave up on a batch of ids: the batch halved, down to one; giving up at
+        one counts against the page as :meth:`overloaded` does."""
+        if batch == 1:
+            self.overloaded(exc)
+        return max(1, batch // 2)
+
     def succeeded(self) -> None:
         """A query went through: after enough of them, try double the page again."""
         self._overloads = 0
@@ -202,9 +209,7 @@ class PageReader:
             try:
                 data = await self.runner.run("more", document, variables)
             except Overloaded as exc:
-                if batch == 1:
-                    self.sizes.overloaded(exc)
-                batch = max(1, batch // 2)
+                batch = self.sizes.shrink(batch, exc)
                 continue
             pending = rest
             for i, item in enumerate(wanted):
@@ -237,9 +242,7 @@ class PageReader:
             try:
                 data = await self.runner.run("checks", document, variables)
             except Overloaded as exc:
-                if batch == 1:
-                    self.sizes.overloaded(exc)
-                batch = max(1, batch // 2)
+                batch = self.sizes.shrink(batch, exc)
                 continue
             ids = rest
             self._take_codeowners(data, oids)
@@ -304,9 +307,7 @@ class PageReader:
             try:
                 data = await self.runner.run(kind, document, variables)
             except Overloaded as exc:
-                if batch == 1:
-                    self.sizes.overloaded(exc)
-                batch = max(1, batch // 2)
+                batch = self.sizes.shrink(batch, exc)
                 continue
             missing = rest
             take(data, wanted)
