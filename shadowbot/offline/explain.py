@@ -20,7 +20,13 @@ from shadowbot.core.settlement import Result
 from shadowbot.errors import ShadowbotError
 from shadowbot.offline.backtest import Backtest, RuleReport, RuleResult, snapshots
 from shadowbot.offline.history import HistoryReader, HistoryRecord
-from shadowbot.offline.report import Progress, describe_change, legend, report_as_dict
+from shadowbot.offline.report import (
+    Progress,
+    describe_change,
+    legend,
+    report_as_dict,
+    table_lines,
+)
 from shadowbot.offline.run import Format, judge_history, new_backtest, to_stderr
 from shadowbot.rules import Rule
 from shadowbot.settings import Settings
@@ -298,17 +304,11 @@ def explanation_as_text(explanation: Explanation) -> str:
             f" (and it failed: {case.error})" if case.error and case.result != "error" else ""
         )
         rows.append((case.result, f"#{case.pr}", case.head[:7] or "-", at, why))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
     report = explanation.report
     changes = [describe_change(report.rule.name, c) for c in report.record.changes]
     lines = [summary_line(explanation), *changes]
     lines += ["Losses and misses first; every claim is listed.", ""]
-    lines += [
-        "  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True))
-        + "  "
-        + row[4]
-        for row in rows
-    ]
+    lines += table_lines(rows, ("<", "<", "<", "<", "<"))
     if not cases:
         lines.append("(no claim, miss or failure on this history)")
     lines += ["", *legend(explanation.closed_unmerged)]
