@@ -86,3 +86,22 @@ def write_history(path: Path, *lines: dict[str, Any] | str, header: Any = HEADER
     else:
         path.write_text(text + "\n")
     return path
+
+
+def losses_and_a_win(path: Path, losses: int, *extra: dict[str, Any] | str) -> Path:
+    """A history of ``losses`` PRs (#1, #2, …) an outsider approved that were closed
+    unmerged, then PR #9, checked, approved by a writer and merged at that head, then
+    ``extra``: any-approval loses the first ones and wins #9."""
+    lost = [
+        record(
+            n,
+            opened(n * 100),
+            review(n * 100 + 10, OUTSIDER, "APPROVED", "a1"),
+            closed(n * 100 + 20),
+        )
+        for n in range(1, losses + 1)
+    ]
+    winning = record(
+        9, opened(900), check(905, "a1"), review(910, WRITER, "APPROVED", "a1"), merged(920, "a1")
+    )
+    return write_history(path, *lost, winning, *extra)

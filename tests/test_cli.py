@@ -5,7 +5,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from histories import OUTSIDER, WRITER, check, closed, merged, opened, record, review, write_history
+from histories import losses_and_a_win
 
 from shadowbot.cli import main
 
@@ -88,19 +88,7 @@ def test_a_broken_rule_file_is_named(tmp_path, capsys):
 
 
 def history(tmp_path, *extra):
-    losing = [
-        record(
-            n,
-            opened(n * 100),
-            review(n * 100 + 10, OUTSIDER, "APPROVED", "a1"),
-            closed(n * 100 + 20),
-        )
-        for n in range(1, 6)
-    ]
-    winning = record(
-        9, opened(900), check(905, "a1"), review(910, WRITER, "APPROVED", "a1"), merged(920, "a1")
-    )
-    return write_history(tmp_path / "h.jsonl", *losing, winning, *extra)
+    return losses_and_a_win(tmp_path / "h.jsonl", 5, *extra)
 
 
 def test_backtest_prints_a_table_and_when_a_rule_would_have_been_disabled(tmp_path, capsys):

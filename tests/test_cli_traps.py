@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from histories import OUTSIDER, WRITER, check, closed, merged, opened, record, review, write_history
+from histories import losses_and_a_win, write_history
 
 from shadowbot.cli import main
 
@@ -44,19 +44,7 @@ def shadowbot(*argv, stdin=b""):
 
 
 def history(folder):
-    lines = [
-        record(
-            n,
-            opened(n * 100),
-            review(n * 100 + 10, OUTSIDER, "APPROVED", "a1"),
-            closed(n * 100 + 20),
-        )
-        for n in range(1, 4)
-    ]
-    winning = record(
-        9, opened(900), check(905, "a1"), review(910, WRITER, "APPROVED", "a1"), merged(920, "a1")
-    )
-    return write_history(folder / "h.jsonl", *lines, winning)
+    return losses_and_a_win(folder / "h.jsonl", 3)
 
 
 def write_rule(directory, version, check="not_draft"):
