@@ -60,8 +60,7 @@ def claim(
             .where(t.c.id.in_(ids))
             .values(claimed_by=owner, claimed_until=now + lease, attempts=t.c.attempts + 1)
         )
-        rows = connection.execute(sa.select(t).where(t.c.id.in_(ids)).order_by(t.c.id))
-        return [DeliveryRow.model_validate(dict(row._mapping)) for row in rows]
+        return _rows(connection, sa.select(t).where(t.c.id.in_(ids)).order_by(t.c.id))
 
 
 def renew(engine: Engine, owner: str, ids: Collection[int], until: datetime) -> None:
@@ -136,7 +135,7 @@ def later_of_subject(engine: Engine, row: DeliveryRow, limit: int = 500) -> list
         .limit(limit)
     )
     with engine.connect() as connection:
-        return [DeliveryRow.model_validate(dict(r._mapping)) for r in connection.execute(query)]
+        return _rows(connection, query)
 
 
 def supersede(engine: Engine, ids: Iterable[int], now: datetime) -> None:
@@ -165,26 +164,25 @@ def _as_datetime(column_type: Any, engine: Engine, value: Any) -> datetime | Non
     return process(value) if process else value  # type: ignore[no-any-return]
 
 
+#: Given up, and its pull request not yet taken up again by the reconciler.
+_GIVEN_UP = sa.and_(_TABLE.c.given_up_at.is_not(None), _TABLE.c.reconciled_at.is_(None))
+
+
 def given_up(engine: Engine, limit: int = 100) -> list[DeliveryRow]:
     """Deliveries given up whose pull requests the reconciler has not taken up again."""
-    t = _TABLE
-    query = (
-        sa.select(t)
-        .where(t.c.given_up_at.is_not(None), t.c.reconciled_at.is_(None))
-        .order_by(t.c.id)
-        .limit(limit)
-    )
+    query = sa.select(_TABLE).where(_GIVEN_UP).order_by(_TABLE.c.id).limit(limit)
     with engine.connect() as connection:
-        return [DeliveryRow.model_validate(dict(r._mapping)) for r in connection.execute(query)]
+        return _rows(connection, query)
 
 
 def count_given_up(engine: Engine) -> int:
-    t = _TABLE
-    query = sa.select(sa.func.count()).where(
-        t.c.given_up_at.is_not(None), t.c.reconciled_at.is_(None)
-    )
+    query = sa.select(sa.func.count()).where(_GIVEN_UP)
     with engine.connect() as connection:
         return int(connection.execute(query).scalar_one())
+
+
+def _rows(connection: sa.Connection, query: sa.Select[Any]) -> list[DeliveryRow]:
+    return [DeliveryRow.model_validate(dict(r._mapping)) for r in connection.execute(query)]
 
 
 def reconciled(engine: Engine, ids: Iterable[int], now: datetime) -> None:
