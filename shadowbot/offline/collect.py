@@ -54,6 +54,7 @@ from shadowbot.offline.collect_state import (
     record_line,
     save_state,
     state_path,
+    unreadable,
 )
 
 __all__ = [
@@ -259,10 +260,7 @@ class _Collector:
             try:
                 data = await self.runner.run("pulls", queries.PULLS, variables)
             except NotFound as exc:
-                raise CollectError(
-                    f"{self.repository}: no such repository, or these credentials cannot"
-                    f" read it ({exc})"
-                ) from exc
+                raise unreadable(self.repository, exc) from exc
             except Overloaded as exc:
                 self.sizes.overloaded(exc)
                 continue

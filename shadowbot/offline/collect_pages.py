@@ -16,7 +16,7 @@ from shadowbot.github import history_queries as queries
 from shadowbot.github.history_fetch import NotFound, Overloaded, QueryFailed, QueryRunner
 from shadowbot.live.codeowners import parse_codeowners
 from shadowbot.offline.collect_records import Json, add_files_per_head, build_record, heads
-from shadowbot.offline.collect_state import CollectError
+from shadowbot.offline.collect_state import CollectError, unreadable
 
 #: Commits whose checks are asked for in one query (GitHub's most ids per `nodes`).
 CHECKS_BATCH = 100
@@ -177,10 +177,7 @@ class PageReader:
             try:
                 data = await self.runner.run("collaborators", queries.COLLABORATORS, variables)
             except NotFound as exc:
-                raise CollectError(
-                    f"{self.repository}: no such repository, or these credentials cannot"
-                    f" read it ({exc})"
-                ) from exc
+                raise unreadable(self.repository, exc) from exc
             except Overloaded:
                 overloads += 1
                 if overloads < MAX_OVERLOADS:

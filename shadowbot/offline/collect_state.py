@@ -22,6 +22,14 @@ class CollectError(ShadowbotError):
     """The collection cannot go on; the message says why and what to do."""
 
 
+def unreadable(repository: str, exc: Exception) -> CollectError:
+    """GitHub's NOT_FOUND, which it gives alike for a repository that does not exist and
+    for one these credentials may not read."""
+    return CollectError(
+        f"{repository}: no such repository, or these credentials cannot read it ({exc})"
+    )
+
+
 @dataclass(frozen=True)
 class Filters:
     since: datetime | None = None
