@@ -23,6 +23,7 @@ from collect_history import (
     owners_of,
     seeded,
 )
+from collect_sim import FakeTime, client_fixture, sim_fixture, time_fixture  # noqa: F401
 
 from shadowbot.core.engine import Engine
 from shadowbot.github.client import GitHubClient
@@ -36,39 +37,6 @@ from shadowbot.rules import load_rules
 from shadowbot.settings import load_settings
 from shadowbot.simulator import Simulator
 from shadowbot.simulator.graphql_seed import seed_history
-
-
-class FakeTime:
-    """The clock both the simulator and the collector read; sleeping moves it on."""
-
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def fake_time():
-    return FakeTime()
-
-
-@pytest.fixture
-async def sim(app_key_pem, fake_time):
-    async with Simulator.running(private_key_pem=app_key_pem, token_ttl=10**8) as simulator:
-        simulator.backend.clock = fake_time
-        yield simulator
-
-
-@pytest.fixture
-async def client(sim):
-    async with aiohttp.ClientSession() as session:
-        yield GitHubClient(
-            session, base_url=sim.url, metrics=Metrics(), oauth_token=sim.create_token()
-        )
 
 
 def _file(rng, path, status=None):
