@@ -404,7 +404,9 @@ class Backtest:
             self.reports[rule.name] = RuleReport(rule, record)
         self._active = tuple(self.rules)
 
-    def add(self, record: HistoryRecord) -> None:
+    def add(self, record: HistoryRecord) -> list[RuleResult]:
+        """Judge and count one more record; its results (only those with something to
+        count when there is no observer: :func:`judge`)."""
         results = judge(
             record,
             self.repository,
@@ -418,6 +420,7 @@ class Backtest:
         self.tally(record.number, results)
         for observe in self.observers:
             observe(record, results)
+        return results
 
     def tally(self, pr: int, results: Iterable[RuleResult]) -> None:
         """Count one more record, PR ``pr``, with its judged rules' results (those of

@@ -95,11 +95,6 @@ class _Shard:
         self.backtest = new_backtest(engine)
         self.index = {rule.name: i for i, rule in enumerate(self.backtest.rules or ())}
         self.directories = directories
-        self._results: list[RuleResult] = []
-        self.backtest.observers.append(self._observe)
-
-    def _observe(self, record: HistoryRecord, results: list[RuleResult]) -> None:
-        self._results = results
 
     def judge(self, number: int, line: bytes, repository: str) -> Outcome:
         record = self.parser.parse(number, line)
@@ -108,7 +103,7 @@ class _Shard:
         examples = () if self.directories is None else _first_matches(self.directories, record)
         backtest = self.backtest
         backtest.repository = repository
-        backtest.add(record)
+        results = backtest.add(record)
         index = self.index
         counted = tuple(
             (
@@ -119,7 +114,7 @@ class _Shard:
                 r.first_error,
                 r.timed_out,
             )
-            for r in self._results
+            for r in results
             if r.settlement is not None or r.missed or r.errors
         )
         return (number, record.number, counted, examples)
