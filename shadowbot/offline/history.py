@@ -428,6 +428,14 @@ class HistoryReader:
                 f" ({self.skipped} malformed line(s) skipped)"
             )
 
+    def check_judged(self, judged: int) -> None:
+        """After the records were judged (``judged`` of them): a history without a single
+        record is an error."""
+        if not judged:
+            raise HistoryError(
+                f"{self._name}: no pull request record after the header: nothing to judge"
+            )
+
     @property
     def _name(self) -> str:
         return "standard input" if self.path == STDIN else str(self.path)

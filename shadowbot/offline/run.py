@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from typing import Literal, cast
 
 from shadowbot.core.engine import Engine
-from shadowbot.errors import HistoryError
 from shadowbot.offline.backtest import Backtest, Observer
 from shadowbot.offline.history import STDIN, HistoryReader
 from shadowbot.offline.paths import DirectoryPatterns
@@ -97,9 +96,7 @@ def judge_history(
             quarantined = now
     if progress is not None:
         progress.finish(done, progress_note(engine, backtests))
-    if not done:
-        shown = "standard input" if reader.path == STDIN else str(reader.path)
-        raise HistoryError(f"{shown}: no pull request record after the header: nothing to judge")
+    reader.check_judged(done)
     for line in directories.warnings() if directories is not None else ():
         cast(Callable[[str], None], warn)(line)
     return time.monotonic() - started

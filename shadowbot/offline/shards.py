@@ -249,9 +249,7 @@ def judge_sharded(
             if process.is_alive():
                 process.terminate()
                 process.join()
-    if not fold.done:
-        shown = "standard input" if reader.path == STDIN else str(reader.path)
-        raise HistoryError(f"{shown}: no pull request record after the header: nothing to judge")
+    reader.check_judged(fold.done)
     if warn is not None and fold.directories is not None:
         for line in fold.directories.warnings():
             warn(line)
