@@ -46,6 +46,7 @@ from shadowbot.github.pacing import RateLimited
 from shadowbot.health import DATABASE, GIVEN_UP, RATE_LIMITED, UNREACHABLE, WAITING, Health
 from shadowbot.metrics import Metrics
 from shadowbot.storage import DeliveryRow, claims, utcnow
+from shadowbot.storage.claims import Waiting
 
 log = logging.getLogger(__name__)
 
@@ -164,10 +165,10 @@ class Worker(Background):
         self._wakeup.clear()  # before looking, so a store during the look is not missed
         await self._yield_to_intake()
         claimed = await self._claim()
-        await self._look_at_health(at)
+        waiting = await self._look_at_health(at)
         if claimed and len(self._running) < self.slots:
             return  # there may be more to claim right away
-        timeout = await self._wait_timeout()
+        timeout = await self._wait_timeout(waiting)
         # Idle only now, with nothing awaited before the wait: a delivery stored during
         # any look above has set the wakeup, and the worker is not idle then.
         if not self._running and not self._wakeup.is_set():
@@ -201,11 +202,14 @@ class Worker(Background):
         self._running.pop(row_id, None)
         self._wakeup.set()  # a slot is free, and the subject's next delivery may go
 
-    async def _wait_timeout(self) -> float | None:
+    async def _wait_timeout(self, waiting: Waiting | None) -> float | None:
         """How long to wait for a delivery stored or finished: until a retry comes due,
-        or (PostgreSQL) the next look for what other processes stored."""
+        or (PostgreSQL) the next look for what other processes stored. ``waiting`` is
+        what the health look of this pass read, if it looked."""
         timeout = POLL if self._polls else None
-        retry = (await asyncio.to_thread(claims.waiting, self._engine))[2]
+        if waiting is None:
+            waiting = await asyncio.to_thread(claims.waiting, self._engine)
+        retry = waiting[2]
         if self._paused_until is not None:
             retry = max(retry, self._paused_until) if retry else self._paused_until
         if retry is not None:
@@ -335,13 +339,15 @@ class Worker(Background):
 
     # -- health ------------------------------------------------------------------------
 
-    async def _look_at_health(self, at: float) -> None:
-        """Every few seconds: how many deliveries wait, and how many were given up."""
+    async def _look_at_health(self, at: float) -> Waiting | None:
+        """Every few seconds: how many deliveries wait, and how many were given up; what
+        :func:`claims.waiting` read (None when it was not time to look)."""
         if at < self._next_look:
-            return
+            return None
         self._next_look = at + 5.0
         now = utcnow()
-        count, oldest, _ = await asyncio.to_thread(claims.waiting, self._engine)
+        waiting = await asyncio.to_thread(claims.waiting, self._engine)
+        count, oldest, _ = waiting
         given_up = await asyncio.to_thread(claims.count_given_up, self._engine)
         self._metrics.set("shadowbot_deliveries_waiting", count)
         self._metrics.set("shadowbot_deliveries_given_up", given_up)
@@ -355,6 +361,7 @@ class Worker(Background):
             )
         else:
             self._health.clear(GIVEN_UP)
+        return waiting
 
 
 def reason_of(exc: Exception) -> str:

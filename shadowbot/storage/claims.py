@@ -143,7 +143,11 @@ def supersede(engine: Engine, ids: Iterable[int], now: datetime) -> None:
     _update(engine, ids, _TABLE.c.processed_at.is_(None), processed_at=now, claimed_until=None)
 
 
-def waiting(engine: Engine) -> tuple[int, datetime | None, datetime | None]:
+#: :func:`waiting`'s answer: the count, the oldest received, the soonest retry.
+Waiting = tuple[int, datetime | None, datetime | None]
+
+
+def waiting(engine: Engine) -> Waiting:
     """How many deliveries are not processed yet, when the oldest was received, and when
     the soonest deferred one may be tried again."""
     t = _TABLE
