@@ -9,8 +9,6 @@ so a missing `first` on `reactions` nulls that comment in `nodes`, as GitHub ans
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +16,13 @@ from typing import Any
 from graphql import GraphQLAbstractType, GraphQLError, GraphQLResolveInfo, default_field_resolver
 
 from shadowbot.simulator import graphql_nodes, graphql_pulls, graphql_timeline, nodeids
-from shadowbot.simulator.graphql_common import Context, check_bounds, github_error
+from shadowbot.simulator.graphql_common import (
+    Context,
+    check_bounds,
+    cursor,
+    cursor_key,
+    github_error,
+)
 from shadowbot.simulator.models import Comment, Reaction, User
 from shadowbot.simulator.render import iso
 
@@ -140,16 +144,16 @@ def _reactions(
     items = [r for r in comment.reactions if content is None or r.content == _REST_CONTENT[content]]
     window = items
     if after is not None:
-        window = [r for r in window if r.id > _cursor_id(after)]
+        window = [r for r in window if r.id > cursor_key(after)]
     if before is not None:
-        window = [r for r in window if r.id < _cursor_id(before)]
+        window = [r for r in window if r.id < cursor_key(before)]
     start, end = 0, len(window)
     if first is not None:
         end = min(first, end)
     if last is not None:
         start = max(end - last, 0)
     page = window[start:end]
-    edges = [{"cursor": _cursor(r), "node": r} for r in page]
+    edges = [{"cursor": cursor(r.id), "node": r} for r in page]
     info_page = {
         "startCursor": edges[0]["cursor"] if edges else None,
         "endCursor": edges[-1]["cursor"] if edges else None,
@@ -159,27 +163,12 @@ def _reactions(
     return {"totalCount": len(items), "nodes": page, "edges": edges, "pageInfo": info_page}
 
 
-def _cursor(reaction: Reaction) -> str:
-    return base64.b64encode(f"cursor:v2:{reaction.id}".encode()).decode()
-
-
-def _cursor_id(cursor: str) -> int:
-    try:
-        prefix, _, number = base64.b64decode(cursor, validate=True).decode().rpartition(":")
-        if prefix == "cursor:v2" and number.isascii() and number.isdigit():
-            return int(number)
-    except (binascii.Error, UnicodeDecodeError):
-        pass
-    raise github_error(
-        f"`{cursor}` does not appear to be a valid cursor.", "INVALID_CURSOR_ARGUMENTS"
-    )
-
-
-def _any_from(items: Sequence[Reaction], cursor: str | None, *, later: bool) -> bool:
-    """Whether anything lies at or beyond `cursor` in that direction (none without one)."""
-    if cursor is None:
+def _any_from(items: Sequence[Reaction], value: str | None, *, later: bool) -> bool:
+    """Whether anything lies at or beyond the cursor `value` in that direction (none
+    without one)."""
+    if value is None:
         return False
-    mark = _cursor_id(cursor)
+    mark = cursor_key(value)
     return any(r.id >= mark if later else r.id <= mark for r in items)
 
 
