@@ -84,12 +84,6 @@ UTF8_BOM = b"\xef\xbb\xbf"
 _parsers = threading.local()
 
 
-def read_action(body: bytes) -> str | None:
-    """The ``action`` of a webhook body (None when it has none); :class:`ValueError` when
-    the body is not a JSON object, or its action no GitHub event has."""
-    return read_delivery(body)[0]
-
-
 def read_delivery(body: bytes) -> tuple[str | None, str | None]:
     """The ``action`` of a webhook body and its subject (:func:`subject_of`);
     :class:`ValueError` when the body is not a JSON object, or its action no GitHub
