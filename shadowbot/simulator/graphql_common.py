@@ -68,9 +68,7 @@ def cursor_key(value: str) -> int:
             return int(number)
     except (binascii.Error, UnicodeDecodeError):
         pass
-    raise github_error(
-        f"`{value}` does not appear to be a valid cursor.", "INVALID_CURSOR_ARGUMENTS"
-    )
+    raise _invalid_cursor(value)
 
 
 def connection(
@@ -116,6 +114,10 @@ def _position(keys: list[int], wanted: int, value: str) -> int:
     try:
         return keys.index(wanted)
     except ValueError:
-        raise github_error(
-            f"`{value}` does not appear to be a valid cursor.", "INVALID_CURSOR_ARGUMENTS"
-        ) from None
+        raise _invalid_cursor(value) from None
+
+
+def _invalid_cursor(value: str) -> GraphQLError:
+    return github_error(
+        f"`{value}` does not appear to be a valid cursor.", "INVALID_CURSOR_ARGUMENTS"
+    )
