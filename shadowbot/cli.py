@@ -13,7 +13,7 @@ from typing import IO, Any, cast
 from shadowbot import __version__
 from shadowbot.errors import HistoryError, RuleLoadError, ShadowbotError
 from shadowbot.logs import configure as configure_logging
-from shadowbot.offline.collect_command import add_collect_arguments, positive
+from shadowbot.offline.collect_command import add_collect_arguments, positive, run_collect
 from shadowbot.offline.compare import compare_command, load_rule_set
 from shadowbot.offline.explain import explain_command
 from shadowbot.offline.history import STDIN, HistoryReader
@@ -454,12 +454,6 @@ def run_report(settings: Settings, args: argparse.Namespace) -> int:
         raise ShadowbotError(f"--out: cannot write {args.out}: {exc.strerror}") from None
     print(f"report written to {args.out}", file=sys.stderr)
     return 0
-
-
-def run_collect(settings: Settings, args: argparse.Namespace) -> int:
-    from shadowbot.offline.collect_command import run_collect as collect
-
-    return collect(settings, args)
 
 
 def run_export(settings: Settings, args: argparse.Namespace) -> int:
