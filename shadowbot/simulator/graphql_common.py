@@ -83,7 +83,8 @@ def connection(
 ) -> dict[str, Any]:
     """A page of ``items`` as GitHub's connections give it: ``nodes``, ``edges``,
     ``pageInfo`` and ``totalCount``. A cursor names an item by ``key`` (its position by
-    default), so a page after it starts after wherever that item is now."""
+    default), so a page after it starts after wherever that item is now. A resolver takes
+    the four paging arguments as ``**page`` and passes them on here."""
     check_bounds(name, first, last)
     keys = [key(index, item) for index, item in enumerate(items)]
     start, end = 0, len(items)

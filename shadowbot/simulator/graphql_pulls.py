@@ -87,13 +87,10 @@ def _object(
 def _pull_requests(
     repo: Repo,
     info: GraphQLResolveInfo[Context],
-    first: int | None = None,
-    last: int | None = None,
-    after: str | None = None,
-    before: str | None = None,
     baseRefName: str | None = None,
     orderBy: dict[str, str] | None = None,
     states: list[str] | None = None,
+    **page: Any,
 ) -> dict[str, Any]:
     """Oldest created first unless `orderBy` says otherwise; a cursor names a pull request
     by number, so a page after it starts after wherever that one is now."""
@@ -117,10 +114,7 @@ def _pull_requests(
     return connection(
         info.field_name,
         [PullNode(repo, pr) for pr in pulls],
-        first=first,
-        last=last,
-        after=after,
-        before=before,
+        **page,
         key=lambda _, node: node.pr.number,
     )
 
@@ -128,11 +122,8 @@ def _pull_requests(
 def _collaborators(
     repo: Repo,
     info: GraphQLResolveInfo[Context],
-    first: int | None = None,
-    last: int | None = None,
-    after: str | None = None,
-    before: str | None = None,
     affiliation: str | None = None,
+    **page: Any,
 ) -> dict[str, Any]:
     """The repository's collaborators by login with their roles (and a user owning it, as
     admin). Every caller may read them here; GitHub asks for push access."""
@@ -141,10 +132,10 @@ def _collaborators(
     if repo.owner.type == "User":
         roles[repo.owner.login.lower()] = "admin"
     users = sorted((state.user(login) for login in roles), key=lambda user: user.login.lower())
-    page = connection(info.field_name, users, first=first, last=last, after=after, before=before)
-    for edge in page["edges"]:
+    found = connection(info.field_name, users, **page)
+    for edge in found["edges"]:
         edge["permission"] = roles[edge["node"].login.lower()].upper()
-    return page
+    return found
 
 
 def _state(pr: PullRequest) -> str:
@@ -157,10 +148,7 @@ def _state(pr: PullRequest) -> str:
 def _files(
     node: PullNode,
     info: GraphQLResolveInfo[Context],
-    first: int | None = None,
-    last: int | None = None,
-    after: str | None = None,
-    before: str | None = None,
+    **page: Any,
 ) -> dict[str, Any]:
     files = [
         {
@@ -171,7 +159,7 @@ def _files(
         }
         for change in node.pr.files
     ]
-    return connection(info.field_name, files, first=first, last=last, after=after, before=before)
+    return connection(info.field_name, files, **page)
 
 
 def _rollup(commit: CommitNode, info: GraphQLResolveInfo[Context]) -> Rollup | None:
@@ -182,14 +170,9 @@ def _rollup(commit: CommitNode, info: GraphQLResolveInfo[Context]) -> Rollup | N
 def _contexts(
     rollup: Rollup,
     info: GraphQLResolveInfo[Context],
-    first: int | None = None,
-    last: int | None = None,
-    after: str | None = None,
-    before: str | None = None,
+    **page: Any,
 ) -> dict[str, Any]:
-    return connection(
-        info.field_name, rollup.contexts, first=first, last=last, after=after, before=before
-    )
+    return connection(info.field_name, rollup.contexts, **page)
 
 
 FIELDS: dict[tuple[str, str], Callable[..., Any]] = {

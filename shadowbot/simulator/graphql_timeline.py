@@ -64,12 +64,9 @@ ITEM_TYPE = {
 def timeline_items(
     node: PullNode,
     info: GraphQLResolveInfo[Context],
-    first: int | None = None,
-    last: int | None = None,
-    after: str | None = None,
-    before: str | None = None,
     itemTypes: list[str] | None = None,
     since: str | None = None,
+    **page: Any,
 ) -> dict[str, Any]:
     items = timeline(info.context, node.repo, node.pr)
     if itemTypes is not None:
@@ -79,7 +76,7 @@ def timeline_items(
         start = datetime.fromisoformat(since)
         items = [(at, item) for at, item in items if at >= start]
     nodes = [item for _, item in items]
-    return connection(info.field_name, nodes, first=first, last=last, after=after, before=before)
+    return connection(info.field_name, nodes, **page)
 
 
 def _typename(item: object) -> str:
