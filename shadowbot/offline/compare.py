@@ -198,12 +198,13 @@ def comparison_as_text(comparison: Comparison) -> str:
         f" ({comparison.records} PRs)",
         "",
     ]
+    pairs = _by_pair(comparison)
     rows: list[tuple[str, ...]] = [("set", *HEADINGS)]
-    for _, first, second in _by_pair(comparison):
+    for _, first, second in pairs:
         rows += [("A", *record_cells(first))] if first else []
         rows += [("B", *record_cells(second))] if second else []
     lines += table_lines(rows, ("<", *ALIGNS))
-    only = [name for name, first, second in _by_pair(comparison) if not (first and second)]
+    only = [name for name, first, second in pairs if not (first and second)]
     if only:
         lines += ["", f"on one side only, not compared: {', '.join(only)}"]
     notes = [
