@@ -155,7 +155,8 @@ def test_migrate_reports_the_revision(capsys):
     assert code == 0 and out.startswith("database at revision ")
 
 
-def test_backtest_names_a_failing_rules_first_error(tmp_path, capsys):
+def broken_rules(tmp_path):
+    """A rules directory whose one rule, broken, raises AttributeError on every PR."""
     mine = tmp_path / "my-rules"
     mine.mkdir()
     (mine / "broken.py").write_text(
@@ -164,6 +165,11 @@ def test_backtest_names_a_failing_rules_first_error(tmp_path, capsys):
         "def broken(pr):\n"
         "    return pr.no_such_field\n"
     )
+    return mine
+
+
+def test_backtest_names_a_failing_rules_first_error(tmp_path, capsys):
+    mine = broken_rules(tmp_path)
     code, out, err = run(capsys, "backtest", str(history(tmp_path)), "--rules", str(mine))
     assert code == 0 and err == ""
     assert "broken: errors on 3 PRs (6 evaluations), the first on PR #1: AttributeError:" in out

@@ -5,7 +5,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from test_cli import history, run
+from test_cli import broken_rules, history, run
 
 
 def write_rule(directory, version, count):
@@ -64,14 +64,7 @@ def test_compare_refuses_rules(tmp_path, capsys):
 
 
 def test_max_errors(tmp_path, capsys):
-    mine = tmp_path / "my-rules"
-    mine.mkdir()
-    (mine / "broken.py").write_text(
-        "from shadowbot.rules import Rule\n\n"
-        '@Rule.define(name="broken", version=1, description="d")\n'
-        "def broken(pr):\n"
-        "    return pr.no_such_field\n"
-    )
+    mine = broken_rules(tmp_path)
     code, out, _ = run(
         capsys, "backtest", str(history(tmp_path)), "--rules", str(mine), "--max-errors", "1"
     )
