@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Literal, cast
+from typing import Literal
 
 from shadowbot.core.engine import Engine
 from shadowbot.offline.backtest import Backtest, Observer
@@ -97,8 +97,9 @@ def judge_history(
     if progress is not None:
         progress.finish(done, progress_note(engine, backtests))
     reader.check_judged(done)
-    for line in directories.warnings() if directories is not None else ():
-        cast(Callable[[str], None], warn)(line)
+    if directories is not None and warn is not None:
+        for line in directories.warnings():
+            warn(line)
     return time.monotonic() - started
 
 
