@@ -230,29 +230,8 @@ async def compare(request: web.Request) -> web.Response:
         raise NotFound()
     base, head = state.resolve_ref(repo, base_ref), state.resolve_ref(repo, head_ref)
     known = {c.sha: c for pr in repo.pulls.values() for c in pr.commits}
-    chain = [head]  # head, its parent, ... while they are pull requests' commits
-    while chain[-1] != base and chain[-1] in known and known[chain[-1]].parents:
-        chain.append(known[chain[-1]].parents[0])
-    merge_base = chain[-1]
-    ahead = [known[sha] for sha in reversed(chain[:-1])]
-    behind = []
-    sha = base
-    while sha != merge_base and sha in known and known[sha].parents:
-        behind.append(sha)
-        sha = known[sha].parents[0]
-    if merge_base == head and base == head:
-        status = "identical"
-    elif not behind:
-        status = "ahead" if ahead else "identical"
-    else:
-        status = "diverged" if ahead else "behind"
-    now = next((pr.files for pr in repo.pulls.values() if pr.head_sha == head), None)
-    if merge_base not in known and head in repo.commit_files:
-        files = list(repo.commit_files[head])
-    elif merge_base not in known and now is not None:
-        files = list(now)
-    else:
-        files = _tree_changes(repo, merge_base, head)
+    merge_base, ahead, behind = _merge_base(known, base, head)
+    files = _compared_files(repo, known, merge_base, head)
     paged_request = "per_page" in request.query or "page" in request.query
     link = None
     if paged_request:
@@ -272,7 +251,7 @@ async def compare(request: web.Request) -> web.Response:
         "patch_url": f"{web_url}/compare/{basehead}.patch",
         "base_commit": render.commit(state, repo, _commit_of(state, repo, known, base)),
         "merge_base_commit": render.commit(state, repo, _commit_of(state, repo, known, merge_base)),
-        "status": status,
+        "status": _status(ahead, behind),
         "ahead_by": len(ahead),
         "behind_by": len(behind),
         "total_commits": len(ahead),
@@ -280,6 +259,44 @@ async def compare(request: web.Request) -> web.Response:
         "files": [render.file_at(state, repo, head, change) for change in shown],
     }
     return reply(body, headers={"Link": link} if link else None)
+
+
+def _merge_base(
+    known: dict[str, Commit], base: str, head: str
+) -> tuple[str, list[Commit], list[str]]:
+    """The merge base of ``base`` and ``head`` as far as pull requests' commits tell, the
+    commits ``head`` is ahead by (oldest first) and the SHAs ``base`` is ahead by."""
+    chain = [head]  # head, its parent, ... while they are pull requests' commits
+    while chain[-1] != base and chain[-1] in known and known[chain[-1]].parents:
+        chain.append(known[chain[-1]].parents[0])
+    merge_base = chain[-1]
+    ahead = [known[sha] for sha in reversed(chain[:-1])]
+    behind = []
+    sha = base
+    while sha != merge_base and sha in known and known[sha].parents:
+        behind.append(sha)
+        sha = known[sha].parents[0]
+    return merge_base, ahead, behind
+
+
+def _status(ahead: list[Commit], behind: list[str]) -> str:
+    if not behind:
+        return "ahead" if ahead else "identical"
+    return "diverged" if ahead else "behind"
+
+
+def _compared_files(
+    repo: Repo, known: dict[str, Commit], merge_base: str, head: str
+) -> list[FileChange]:
+    """From where a branch left its base: the files a seeded history gave the head, else a
+    pull request's files now; any other comparison, how the two trees differ."""
+    if merge_base not in known:
+        if head in repo.commit_files:
+            return list(repo.commit_files[head])
+        now = next((pr.files for pr in repo.pulls.values() if pr.head_sha == head), None)
+        if now is not None:
+            return list(now)
+    return _tree_changes(repo, merge_base, head)
 
 
 def _commit_of(state: State, repo: Repo, known: dict[str, Commit], sha: str) -> Commit:
