@@ -117,9 +117,7 @@ class QueryRunner:
                 if isinstance(exc.__cause__, TimeoutError):
                     raise Overloaded(str(exc)) from exc
                 failures += 1
-                if failures > NETWORK_RETRIES:
-                    raise
-                await self.sleep(2.0**failures)
+                await self._back_off(failures, exc)
                 continue
             self._account(kind, data.get("rateLimit"))
             return data
@@ -149,11 +147,9 @@ class QueryRunner:
                 if status in (404, 422):
                     raise NotFound(f"GET {url}: GitHub answered {status}") from exc
                 raise QueryFailed(f"GET {url}: GitHub answered {status}") from exc
-            except GitHubUnavailable:
+            except GitHubUnavailable as exc:
                 failures += 1
-                if failures > NETWORK_RETRIES:
-                    raise
-                await self.sleep(2.0**failures)
+                await self._back_off(failures, exc)
                 continue
             limit = self.client.rate_limit
             if limit is not None:
@@ -200,6 +196,13 @@ class QueryRunner:
             spent -= points
             if spent + cost <= POINTS_PER_MINUTE:
                 await self._wait_until(at + 60.0, "GitHub's 2,000 points a minute")
+
+    async def _back_off(self, failures: int, exc: GitHubUnavailable) -> None:
+        """After a connection failure: wait 2, 4, 8... seconds, or give up with ``exc`` after
+        :data:`NETWORK_RETRIES` of them in a row."""
+        if failures > NETWORK_RETRIES:
+            raise exc
+        await self.sleep(2.0**failures)
 
     async def _wait_until(self, until: float, why: str) -> None:
         seconds = max(0.0, until - self.clock()) + RESET_SLACK
