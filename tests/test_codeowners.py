@@ -5,7 +5,7 @@ https://docs.github.com/en/repositories/managing-your-repositorys-settings-and-f
 
 import pytest
 
-from shadowbot.live.codeowners import LOCATIONS, InvalidLine, compile_pattern, parse_codeowners
+from shadowbot.github.codeowners import LOCATIONS, InvalidLine, compile_pattern, parse_codeowners
 
 # (pattern, path, owned?) — the examples of GitHub's documentation and gitignore's rules
 # as far as CODEOWNERS keeps them.

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from shadowbot.live.codeowners import CodeOwners, parse_codeowners
+from shadowbot.github.codeowners import CodeOwners, parse_codeowners
 from shadowbot.snapshot import (
     Permission,
 )

@@ -11,9 +11,9 @@ from typing import Any, cast
 from gidgethub import BadRequest, RateLimitExceeded
 from gidgethub.abc import GitHubAPI
 
+from shadowbot.github.codeowners import LOCATIONS, CodeOwners
 from shadowbot.live.api import PAGE, list_all
 from shadowbot.live.cache import LiveCache
-from shadowbot.live.codeowners import LOCATIONS, CodeOwners
 from shadowbot.snapshot import (
     FileChange,
     Permission,

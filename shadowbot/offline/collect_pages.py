@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from shadowbot.github import history_queries as queries
+from shadowbot.github.codeowners import parse_codeowners
 from shadowbot.github.history_fetch import NotFound, Overloaded, QueryFailed, QueryRunner
-from shadowbot.live.codeowners import parse_codeowners
 from shadowbot.offline.collect_records import Json, add_files_per_head, build_record, heads
 from shadowbot.offline.collect_state import CollectError, unreadable
 
