@@ -4,7 +4,6 @@ ids, and indexes of the state built once per request."""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,12 +12,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from graphql import GraphQLResolveInfo
 
 from shadowbot.simulator.models import CheckRun, Comment, PullRequest, Repo, Status, User
+from shadowbot.simulator.nodeids import parse_key
 from shadowbot.simulator.state import git_blob_sha
 
 if TYPE_CHECKING:
     from shadowbot.simulator.graphql_common import Context
 
 PULL, COMMIT = "PR", "C"
+_KINDS = frozenset({PULL, COMMIT})
 T = TypeVar("T")
 
 
@@ -58,26 +59,9 @@ class Item:
     actor: User | None = None
 
 
-def node_id(kind: str, key: object) -> str:
-    raw = f"{kind}:{key}".encode()
-    return f"{kind}_" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _parse(value: str) -> tuple[str, str] | None:
-    kind, _, encoded = value.partition("_")
-    if kind not in (PULL, COMMIT):
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        return None
-    inner, _, key = raw.partition(":")
-    return (kind, key) if inner == kind and key else None
-
-
 def find(context: Context, global_id: str) -> object | None:
     """The pull request or commit a global id names, in the installation's repositories."""
-    parsed = _parse(global_id)
+    parsed = parse_key(global_id, _KINDS)
     if parsed is None:
         return None
     kind, key = parsed

@@ -29,12 +29,12 @@ from shadowbot.simulator.graphql_nodes import (
     comments_by_issue,
     commit_of,
     commits_by_sha,
-    node_id,
     repos,
     updated_at,
 )
 from shadowbot.simulator.graphql_timeline import timeline_items
 from shadowbot.simulator.models import PullRequest, Repo
+from shadowbot.simulator.nodeids import node_id
 from shadowbot.simulator.render import iso
 from shadowbot.simulator.state import State, git_blob_sha
 

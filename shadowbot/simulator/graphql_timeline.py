@@ -23,9 +23,9 @@ from shadowbot.simulator.graphql_nodes import (
     association,
     comments_by_issue,
     commit_of,
-    node_id,
 )
 from shadowbot.simulator.models import Comment, Commit, PullRequest, Repo, Review, TimelineEvent
+from shadowbot.simulator.nodeids import node_id
 from shadowbot.simulator.render import iso
 
 if TYPE_CHECKING:

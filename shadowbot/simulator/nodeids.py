@@ -17,19 +17,29 @@ COMMENT, REACTION, USER, BOT = "IC", "REA", "U", "BOT"
 _KINDS = frozenset({COMMENT, REACTION, USER, BOT})
 
 
-def node_id(kind: str, database_id: int) -> str:
-    raw = f"{kind}:{database_id}".encode()
+def node_id(kind: str, key: int | str) -> str:
+    """The global id of the object of ``kind`` with ``key`` (a database id, or a SHA)."""
+    raw = f"{kind}:{key}".encode()
     return f"{kind}_" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def parse_node_id(value: str) -> tuple[str, int] | None:
-    """(kind, database id) of an id :func:`node_id` made; None for anything else."""
+def parse_key(value: str, kinds: frozenset[str]) -> tuple[str, str] | None:
+    """(kind, key) of an id :func:`node_id` made for one of ``kinds``; None for anything
+    else."""
     kind, _, encoded = value.partition("_")
+    if kind not in kinds:
+        return None
     try:
         raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
-    inner, _, number = raw.partition(":")
-    if kind not in _KINDS or inner != kind or not (number.isascii() and number.isdigit()):
+    inner, _, key = raw.partition(":")
+    return (kind, key) if inner == kind and key else None
+
+
+def parse_node_id(value: str) -> tuple[str, int] | None:
+    """(kind, database id) of an id :func:`node_id` made; None for anything else."""
+    parsed = parse_key(value, _KINDS)
+    if parsed is None or not (parsed[1].isascii() and parsed[1].isdigit()):
         return None
-    return kind, int(number)
+    return parsed[0], int(parsed[1])
